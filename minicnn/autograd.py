@@ -1,0 +1,239 @@
+"""Reverse-mode automatic differentiation: Tensor, Function and the backward walk.
+
+A Tensor wraps an array of the active backend. Each differentiable operation is a
+Function whose ``forward`` computes on raw arrays and whose ``backward`` turns the
+gradient of the output into gradients of the inputs (the chain rule, one node at a
+time). ``Tensor.backward`` visits the recorded graph in reverse topological order,
+found with an explicit stack so that deep graphs never hit Python's recursion limit.
+Idea: d2l §2.5 (automatic differentiation); design after DeZero's steps 1–33.
+"""
+import contextlib
+import weakref
+
+from . import backend
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block no graph is recorded (evaluation, optimiser updates)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled():
+    """True unless inside ``no_grad()``."""
+    return _grad_enabled
+
+
+def _default_float(array):
+    """Lists and Python numbers become float32 arrays, as torch.tensor does; arrays keep their dtype."""
+    if array.dtype.kind == "f" and array.dtype.itemsize == 8:
+        return array.astype("float32")
+    return array
+
+
+class Tensor:
+    """An array plus what autograd needs: ``grad``, ``requires_grad`` and the Function that made it.
+
+    ``data`` is the live array of its backend (NumPy or CuPy): writing into it changes the
+    tensor. NumPy/CuPy arrays are used as they are (dtype kept); lists and scalars become
+    arrays of the active backend (floats as float32).
+    """
+
+    __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = data.data
+        if not hasattr(data, "shape") or not hasattr(data, "dtype"):
+            data = _default_float(backend.asarray(data))
+        self.data = data
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.creator = None  # the Function that produced this tensor, if any
+
+    shape = property(lambda self: self.data.shape, doc="Shape of the data array.")
+    dtype = property(lambda self: self.data.dtype, doc="dtype of the data array.")
+    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+    size = property(lambda self: self.data.size, doc="Number of elements.")
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = repr(backend.to_numpy(self.data)).replace("\n", "\n       ")
+        return f"Tensor({body}{grad})"
+
+    def numpy(self):
+        """A NumPy copy of the data (from the GPU if needed)."""
+        return backend.to_numpy(self.data).copy()
+
+    def item(self):
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a one-element tensor, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def detach(self):
+        """A tensor sharing this data but cut from the graph (no gradient flows through it)."""
+        return Tensor(self.data)
+
+    def zero_grad(self):
+        """Forget the accumulated gradient."""
+        self.grad = None
+
+    def backward(self, grad=None):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        ``grad`` is the gradient arriving from above; it may be omitted only for a
+        one-element tensor (a loss), where it is 1. The graph is released afterwards.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() called on a tensor that does not require grad: none of the "
+                "tensors it was computed from has requires_grad=True (or it was computed "
+                "inside no_grad())"
+            )
+        xp = backend.get_array_module(self.data)
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a one-element tensor (a loss), "
+                    f"but this tensor has shape {self.shape}: reduce it first "
+                    "(e.g. loss.sum() or loss.mean()) or pass grad=ones of that shape"
+                )
+            grad = xp.ones_like(self.data)
+        else:
+            grad = grad.data if isinstance(grad, Tensor) else grad
+            if tuple(grad.shape) != tuple(self.shape):
+                raise ValueError(
+                    f"backward(grad): grad has shape {tuple(grad.shape)} but the tensor has "
+                    f"shape {self.shape}"
+                )
+        _run_backward(self, grad)
+
+
+def _topological_order(root):
+    """Functions reachable from ``root``, each after every Function that consumes its output.
+
+    Iterative depth-first search with an explicit stack: a chain of 10,000 operations
+    would overflow Python's recursion limit if this were recursive.
+    """
+    order, visited = [], set()
+    stack = [(root.creator, False)]
+    while stack:
+        fn, children_done = stack.pop()
+        if children_done:
+            order.append(fn)
+            continue
+        if fn is None or id(fn) in visited:
+            continue
+        visited.add(id(fn))
+        stack.append((fn, True))
+        for tensor in fn.inputs:
+            if tensor is not None and tensor.creator is not None:
+                stack.append((tensor.creator, False))
+    order.reverse()  # consumers first
+    return order
+
+
+def _run_backward(root, grad):
+    """Walk the graph from ``root`` in reverse topological order, applying the chain rule."""
+    pending = {id(root.creator): grad}  # gradient waiting at each Function's output
+    for fn in _topological_order(root):
+        grad_output = pending.pop(id(fn), None)
+        if grad_output is not None:
+            _propagate(fn, grad_output, pending)
+        fn.release()
+
+
+def _propagate(fn, grad_output, pending):
+    """Run one Function's backward and hand each input its share of the gradient."""
+    input_grads = fn.backward(grad_output)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    for tensor, g in zip(fn.inputs, input_grads):
+        if tensor is None or g is None or not tensor.requires_grad:
+            continue
+        if tensor.creator is None:  # a leaf: accumulate into .grad
+            tensor.grad = g if tensor.grad is None else tensor.grad + g
+        else:  # a tensor used twice (a diamond) sums the gradients of both uses
+            key = id(tensor.creator)
+            pending[key] = g if key not in pending else pending[key] + g
+
+
+def as_tensor(value, like=None):
+    """``value`` as a Tensor; Python numbers take the dtype of ``like`` so float32 stays float32."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float)) and like is not None:
+        xp = backend.get_array_module(like.data)
+        return Tensor(xp.asarray(value, dtype=like.dtype))
+    return Tensor(value)
+
+
+class Function:
+    """One differentiable operation: ``forward`` on arrays, ``backward`` on gradients.
+
+    Subclasses implement ``forward(*arrays)`` returning an array and
+    ``backward(grad_output)`` returning one gradient per input (or None where an input
+    needs none). ``self.save_for_backward(...)`` keeps what backward needs;
+    ``self.needs_input_grad[i]`` says whether input i wants a gradient, so an expensive
+    gradient can be skipped. Non-tensor settings (stride, axis, ...) go to ``__init__``.
+    Call an instance on tensors: ``Mul()(a, b)``.
+    """
+
+    inputs = ()
+    needs_input_grad = ()
+    saved = ()
+
+    def __call__(self, *inputs):
+        tensors = [None if x is None else as_tensor(x, like=_first_tensor(inputs)) for x in inputs]
+        arrays = [None if t is None else t.data for t in tensors]
+        backend.get_array_module(*arrays)  # raises a clear error on a numpy/cupy mix
+        self.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
+        track = _grad_enabled and any(self.needs_input_grad)
+        output = Tensor(self.forward(*arrays), requires_grad=track)
+        if track:
+            self.inputs = tuple(tensors)
+            self.output_refs = (weakref.ref(output),)
+            output.creator = self
+        else:
+            self.saved = ()
+        return output
+
+    def save_for_backward(self, *arrays):
+        """Keep arrays for backward (released once backward has run)."""
+        self.saved = arrays
+
+    def release(self):
+        """Drop references to inputs and saved arrays so their memory can be freed."""
+        for ref in self.output_refs:
+            out = ref()
+            if out is not None:
+                out.creator = None
+        self.inputs = ()
+        self.saved = ()
+
+    def forward(self, *arrays):
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+def _first_tensor(values):
+    for value in values:
+        if isinstance(value, Tensor):
+            return value
+    return None

@@ -1,0 +1,14 @@
+"""Every differentiable operation, PyTorch-style: ``import minicnn.functional as F``.
+
+Each op is a Function (forward and backward side by side) plus a plain function that
+applies it. Importing this package also gives Tensor its operators (+, -, *, /, @, **).
+"""
+from . import tensor_methods
+from .activation import log_softmax, relu, sigmoid, softmax, tanh
+from .arithmetic import add, div, exp, log, matmul, mul, neg, pow, sqrt, sub
+from .linear import linear
+from .loss import cross_entropy, mse_loss
+from .reduction import max, mean, sum
+from .shape import concat, flatten, getitem, reshape, transpose
+
+tensor_methods.install()

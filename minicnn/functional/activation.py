@@ -1,0 +1,104 @@
+"""Activation functions and the softmax family (d2l §5.1, §4.1)."""
+from ..autograd import Function
+from ..backend import get_array_module
+
+
+class ReLU(Function):
+    def forward(self, x):
+        positive = x > 0
+        self.save_for_backward(positive)
+        return x * positive
+
+    # d relu(x)/dx = 1 where x > 0, else 0
+    def backward(self, grad):
+        (positive,) = self.saved
+        return (grad * positive,)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        xp = get_array_module(x)
+        z = xp.exp(-abs(x))  # never overflows; σ(x) = 1/(1+z) for x ≥ 0, z/(1+z) for x < 0
+        y = xp.where(x >= 0, 1, z) / (1 + z)
+        self.save_for_backward(y)
+        return y
+
+    # d σ(x)/dx = σ(x)(1 - σ(x))
+    def backward(self, grad):
+        (y,) = self.saved
+        return (grad * y * (1 - y),)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        y = get_array_module(x).tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    # d tanh(x)/dx = 1 - tanh²(x)
+    def backward(self, grad):
+        (y,) = self.saved
+        return (grad * (1 - y * y),)
+
+
+def log_softmax_array(x, axis):
+    """log softmax on a raw array, stable: x - max - log Σ exp(x - max)."""
+    xp = get_array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class Softmax(Function):
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+    def forward(self, x):
+        y = get_array_module(x).exp(log_softmax_array(x, self.axis))
+        self.save_for_backward(y)
+        return y
+
+    # dL/dx = y ⊙ (g - Σ g⊙y)
+    def backward(self, grad):
+        (y,) = self.saved
+        return (y * (grad - (grad * y).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+    def forward(self, x):
+        y = log_softmax_array(x, self.axis)
+        self.save_for_backward(y)
+        return y
+
+    # dL/dx = g - softmax(x) Σ g
+    def backward(self, grad):
+        (y,) = self.saved
+        xp = get_array_module(y)
+        return (grad - xp.exp(y) * grad.sum(axis=self.axis, keepdims=True),)
+
+
+def relu(x):
+    """max(x, 0) elementwise (d2l §5.1.2)."""
+    return ReLU()(x)
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x) elementwise (d2l §5.1.2)."""
+    return Sigmoid()(x)
+
+
+def tanh(x):
+    """Hyperbolic tangent elementwise (d2l §5.1.2)."""
+    return Tanh()(x)
+
+
+def softmax(x, axis=-1):
+    """exp(x) / Σ exp(x) along ``axis`` (d2l §4.1)."""
+    return Softmax(axis)(x)
+
+
+def log_softmax(x, axis=-1):
+    """log softmax(x) along ``axis``, computed stably (d2l §4.4)."""
+    return LogSoftmax(axis)(x)

@@ -1,0 +1,30 @@
+"""The fully connected layer's operation: y = x Wᵀ + b, with PyTorch's (out, in) weight (d2l §3.4)."""
+from ..autograd import Function
+
+
+class Linear(Function):
+    def forward(self, x, weight, bias=None):
+        if x.shape[-1] != weight.shape[1]:
+            raise ValueError(
+                f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
+                f"{weight.shape} expects {weight.shape[1]}; flatten the input or fix in_features"
+            )
+        self.save_for_backward(x, weight)
+        y = x @ weight.T
+        if bias is not None:
+            y += bias
+        return y
+
+    # dL/dx = g W, dL/dW = gᵀ x, dL/db = Σ g over the batch
+    def backward(self, grad):
+        x, weight = self.saved
+        grad_x = grad @ weight if self.needs_input_grad[0] else None
+        flat_grad = grad.reshape(-1, grad.shape[-1])
+        grad_w = flat_grad.T @ x.reshape(-1, x.shape[-1]) if self.needs_input_grad[1] else None
+        grad_b = flat_grad.sum(axis=0) if self.needs_input_grad[2] else None
+        return grad_x, grad_w, grad_b
+
+
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias, weight of shape (out_features, in_features) (d2l §3.4)."""
+    return Linear()(x, weight, bias)
