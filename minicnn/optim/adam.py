@@ -3,9 +3,9 @@
 With gradient g, step count t, learning rate η and weight decay λ, one step is
     g ← g + λ·w                   (Adam: L2 decay added to the gradient)
     w ← w·(1 − η·λ)               (AdamW instead: decay applied to the weights, decoupled)
-    m ← β1·m + (1 − β1)·g         (first moment, written as m + (1 − β1)(g − m) like torch's lerp)
-    v ← β2·v + (1 − β2)·g²        (second moment; amsgrad keeps v̂ = max(v̂, v) and uses v̂)
-    w ← w − η/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)   (bias-corrected, exactly PyTorch's order)
+    m ← β1·m + (1 − β1)·g         (first moment; computed as m + (1 − β1)(g − m), torch's lerp)
+    v ← β2·v + (1 − β2)·g²        (second moment; AMSGrad keeps v̂ = max(v̂, v) and uses v̂)
+    w ← w − η/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)   (bias-corrected, in PyTorch's order)
 Idea: Kingma & Ba 2015 (Adam); Loshchilov & Hutter 2019 (AdamW); Reddi et al. 2018 (AMSGrad);
 d2l §12.10.
 """
@@ -16,7 +16,7 @@ from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
-    """Adam with bias correction, optional L2 weight decay and AMSGrad (Kingma & Ba 2015; d2l §12.10)."""
+    """Adam with bias correction, L2 weight decay and AMSGrad (Kingma & Ba 2015; d2l §12.10)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, decoupled_weight_decay=False):
@@ -82,7 +82,7 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: ``w ← w·(1 − η·λ)`` before the Adam step (Loshchilov & Hutter 2019)."""
+    """Adam with decoupled weight decay ``w ← w·(1 − η·λ)`` (Loshchilov & Hutter 2019)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False):

@@ -8,6 +8,7 @@ all groups, which is also how PyTorch numbers it in ``state_dict()``.
 Idea: d2l §12.4–12.10 (optimisation algorithms); layout after ``torch.optim.Optimizer``.
 """
 from .. import backend
+from ..autograd import Tensor
 
 
 class Optimizer:
@@ -22,7 +23,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups = []
         self.state = {}  # parameter position -> {"momentum_buffer": array, ...}
-        if hasattr(params, "data") and hasattr(params, "grad"):
+        if isinstance(params, Tensor):
             raise TypeError(
                 f"{type(self).__name__}: params should be an iterable of Tensors or of dicts, "
                 "but got a single Tensor: pass [tensor] or model.parameters()"
@@ -41,9 +42,9 @@ class Optimizer:
     def add_param_group(self, group):
         """Add a group of parameters (a dict with ``"params"``) with its own settings."""
         params = group["params"]
-        params = [params] if hasattr(params, "data") else list(params)
+        params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
-            if not (hasattr(p, "data") and hasattr(p, "grad")):
+            if not isinstance(p, Tensor):
                 raise TypeError(
                     f"{type(self).__name__} can only optimise Tensors, but a parameter group "
                     f"holds a {type(p).__name__}"
@@ -84,7 +85,8 @@ class Optimizer:
         groups, position = [], 0
         for group in self.param_groups:
             positions = list(range(position, position + len(group["params"])))
-            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": positions})
+            settings = {k: v for k, v in group.items() if k != "params"}
+            groups.append({**settings, "params": positions})
             position += len(positions)
         state = {
             index: {name: _copy(value) for name, value in entries.items()}

@@ -12,7 +12,7 @@ from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
-    """SGD with optional momentum, dampening, Nesterov momentum and weight decay (d2l §12.4, §12.6)."""
+    """SGD with momentum, dampening, Nesterov momentum and weight decay (d2l §12.4, §12.6)."""
 
     def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         if lr < 0:
