@@ -53,10 +53,13 @@ class Tensor:
             data = data.data
         if not hasattr(data, "shape") or not hasattr(data, "dtype"):
             data = _default_float(backend.asarray(data))
+        elif data.ndim == 0:  # NumPy reductions return scalars (numpy.float32): keep an array
+            data = backend.get_array_module(data).asarray(data)
         self.data = data
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.creator = None  # the Function that produced this tensor, if any
+        self.graph_freed = False  # set once backward() has released the Function that made it
 
     shape = property(lambda self: self.data.shape, doc="Shape of the data array.")
     dtype = property(lambda self: self.data.dtype, doc="dtype of the data array.")
@@ -101,6 +104,8 @@ class Tensor:
                 "tensors it was computed from has requires_grad=True (or it was computed "
                 "inside no_grad())"
             )
+        if self.graph_freed:
+            raise RuntimeError(_FREED_MESSAGE)
         xp = backend.get_array_module(self.data)
         if grad is None:
             if self.data.size != 1:
@@ -111,7 +116,7 @@ class Tensor:
                 )
             grad = xp.ones_like(self.data)
         else:
-            grad = grad.data if isinstance(grad, Tensor) else grad
+            grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if tuple(grad.shape) != tuple(self.shape):
                 raise ValueError(
                     f"backward(grad): grad has shape {tuple(grad.shape)} but the tensor has "
@@ -144,8 +149,17 @@ def _topological_order(root):
     return order
 
 
+_FREED_MESSAGE = (
+    "backward() reached a tensor whose graph was already released by an earlier backward(): "
+    "compute the forward pass again, or detach() the tensor you want to reuse"
+)
+
+
 def _run_backward(root, grad):
     """Walk the graph from ``root`` in reverse topological order, applying the chain rule."""
+    if root.creator is None:  # backward() on a leaf: d(leaf)/d(leaf) = 1
+        _accumulate(root, grad)
+        return
     pending = {id(root.creator): grad}  # gradient waiting at each Function's output
     for fn in _topological_order(root):
         grad_output = pending.pop(id(fn), None)
@@ -159,14 +173,32 @@ def _propagate(fn, grad_output, pending):
     input_grads = fn.backward(grad_output)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
-    for tensor, g in zip(fn.inputs, input_grads):
+    if len(input_grads) != len(fn.inputs):
+        raise RuntimeError(
+            f"{type(fn).__name__}.backward returned {len(input_grads)} gradients for "
+            f"{len(fn.inputs)} inputs: return one per input (None where there is none)"
+        )
+    for index, (tensor, g) in enumerate(zip(fn.inputs, input_grads)):
         if tensor is None or g is None or not tensor.requires_grad:
             continue
+        if tuple(g.shape) != tuple(tensor.shape):
+            raise RuntimeError(
+                f"{type(fn).__name__}.backward returned a gradient of shape {tuple(g.shape)} "
+                f"for input {index} of shape {tuple(tensor.shape)}"
+            )
         if tensor.creator is None:  # a leaf: accumulate into .grad
-            tensor.grad = g if tensor.grad is None else tensor.grad + g
+            _accumulate(tensor, g)
         else:  # a tensor used twice (a diamond) sums the gradients of both uses
             key = id(tensor.creator)
             pending[key] = g if key not in pending else pending[key] + g
+
+
+def _accumulate(leaf, g):
+    """Add ``g`` into ``leaf.grad``; the first gradient is copied so that no two leaves share one array."""
+    if leaf.graph_freed:
+        raise RuntimeError(_FREED_MESSAGE)
+    xp = backend.get_array_module(g)
+    leaf.grad = xp.array(g) if leaf.grad is None else xp.asarray(leaf.grad + g)
 
 
 def as_tensor(value, like=None):
@@ -175,7 +207,9 @@ def as_tensor(value, like=None):
         return value
     if isinstance(value, (int, float)) and like is not None:
         xp = backend.get_array_module(like.data)
-        return Tensor(xp.asarray(value, dtype=like.dtype))
+        floating = like.dtype.kind == "f"  # 0.5 next to an integer tensor must not become 0
+        dtype = like.dtype if floating or isinstance(value, int) else "float32"
+        return Tensor(xp.asarray(value, dtype=dtype))
     return Tensor(value)
 
 
@@ -186,7 +220,9 @@ class Function:
     ``backward(grad_output)`` returning one gradient per input (or None where an input
     needs none). ``self.save_for_backward(...)`` keeps what backward needs;
     ``self.needs_input_grad[i]`` says whether input i wants a gradient, so an expensive
-    gradient can be skipped. Non-tensor settings (stride, axis, ...) go to ``__init__``.
+    gradient can be skipped. ``backward`` must not write into ``grad_output``: the same
+    array may also be the gradient of another tensor. Non-tensor settings (stride, axis,
+    ...) go to ``__init__``.
     Call an instance on tensors: ``Mul()(a, b)``.
     """
 
@@ -219,6 +255,7 @@ class Function:
             out = ref()
             if out is not None:
                 out.creator = None
+                out.graph_freed = True
         self.inputs = ()
         self.saved = ()
 

@@ -44,17 +44,17 @@ def _check_inputs(inputs):
 
 def numerical_grad(fn, inputs, index, v, eps):
     """d/d inputs[index] of sum(v * fn(inputs)) by central differences, one element at a time."""
-    flat = inputs[index].data.reshape(-1)  # a view: writing into it perturbs the input
-    grad = numpy.zeros(flat.shape, dtype=numpy.float64)
-    for k in range(flat.size):
-        original = flat[k].item()
-        flat[k] = original + eps
+    data = inputs[index].data  # perturbed in place, element by element, then restored
+    grad = numpy.zeros(data.shape, dtype=numpy.float64)
+    for k in numpy.ndindex(data.shape):
+        original = data[k].item()
+        data[k] = original + eps
         upper = _projected_loss(fn, inputs, v)
-        flat[k] = original - eps
+        data[k] = original - eps
         lower = _projected_loss(fn, inputs, v)
-        flat[k] = original
+        data[k] = original
         grad[k] = (upper - lower) / (2 * eps)
-    return grad.reshape(inputs[index].shape)
+    return grad
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):

@@ -9,6 +9,6 @@ from .arithmetic import add, div, exp, log, matmul, mul, neg, pow, sqrt, sub
 from .linear import linear
 from .loss import cross_entropy, mse_loss
 from .reduction import max, mean, sum
-from .shape import concat, flatten, getitem, reshape, transpose
+from .shape import concat, flatten, getitem, permute, reshape, transpose
 
 tensor_methods.install()

@@ -5,9 +5,8 @@ from ..backend import get_array_module
 
 class ReLU(Function):
     def forward(self, x):
-        positive = x > 0
-        self.save_for_backward(positive)
-        return x * positive
+        self.save_for_backward(x > 0)
+        return get_array_module(x).maximum(x, 0)  # not x * (x > 0): -inf * 0 is nan
 
     # d relu(x)/dx = 1 where x > 0, else 0
     def backward(self, grad):

@@ -78,9 +78,11 @@ class Pow(Function):
         self.save_for_backward(a)
         return a ** self.exponent
 
-    # d(a^c)/da = c a^(c-1)
+    # d(a^c)/da = c a^(c-1)  (and 0 for c = 0, even at a = 0)
     def backward(self, grad):
         (a,) = self.saved
+        if self.exponent == 0:
+            return (grad * 0,)
         return (grad * self.exponent * a ** (self.exponent - 1),)
 
 
@@ -123,7 +125,7 @@ class MatMul(Function):
     """Matrix product with NumPy's rules: 1-D operands and broadcast batch axes."""
 
     def forward(self, a, b):
-        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ValueError(
                 f"matmul: shapes {a.shape} and {b.shape} do not chain: the last axis of the "
                 "first must equal the second-to-last of the second"
@@ -137,10 +139,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = grad
-        if a.ndim == 1:
-            g2 = g2[..., None, :]
         if b.ndim == 1:
             g2 = g2[..., None]
+        if a.ndim == 1:
+            g2 = g2[..., None, :]
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
             grad_a = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)

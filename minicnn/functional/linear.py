@@ -4,11 +4,7 @@ from ..autograd import Function
 
 class Linear(Function):
     def forward(self, x, weight, bias=None):
-        if x.shape[-1] != weight.shape[1]:
-            raise ValueError(
-                f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
-                f"{weight.shape} expects {weight.shape[1]}; flatten the input or fix in_features"
-            )
+        _check_shapes(x, weight, bias)
         self.save_for_backward(x, weight)
         y = x @ weight.T
         if bias is not None:
@@ -23,6 +19,21 @@ class Linear(Function):
         grad_w = flat_grad.T @ x.reshape(-1, x.shape[-1]) if self.needs_input_grad[1] else None
         grad_b = flat_grad.sum(axis=0) if self.needs_input_grad[2] else None
         return grad_x, grad_w, grad_b
+
+
+def _check_shapes(x, weight, bias):
+    if weight.ndim != 2:
+        raise ValueError(f"linear: the weight must be (out_features, in_features), got shape {weight.shape}")
+    if tuple(x.shape[-1:]) != (weight.shape[1],):
+        raise ValueError(
+            f"linear: input has shape {x.shape} but the weight {weight.shape} expects "
+            f"{weight.shape[1]} features in the last axis; flatten the input or fix in_features"
+        )
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(
+            f"linear: bias has shape {bias.shape} but the weight {weight.shape} has "
+            f"{weight.shape[0]} output features"
+        )
 
 
 def linear(x, weight, bias=None):

@@ -24,7 +24,11 @@ def _reduce(values, reduction):
 
 def _check_target(logits, target):
     """Validate integer class targets against logits of shape (N, C) or (N, C, H, W)."""
-    xp = get_array_module(target)
+    if not hasattr(target, "dtype"):
+        raise TypeError(
+            f"cross_entropy: target must be an integer Tensor or array, got {type(target).__name__}"
+        )
+    xp = get_array_module(logits, target)  # raises on a numpy/cupy mix
     expected = (logits.shape[0],) + tuple(logits.shape[2:])
     if target.dtype.kind not in "iu":
         raise TypeError(

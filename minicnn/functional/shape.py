@@ -30,13 +30,14 @@ class Transpose(Function):
         self.axes = axes
 
     def forward(self, a):
-        self.axes = tuple(reversed(range(a.ndim))) if self.axes is None else tuple(self.axes)
+        if self.axes is None:
+            self.axes = tuple(reversed(range(a.ndim)))
+        self.axes = tuple(axis % a.ndim for axis in self.axes)  # -1 -> ndim-1
         return a.transpose(self.axes)
 
-    # the gradient goes back through the inverse permutation
+    # the gradient goes back through the inverse permutation (the argsort of the axes)
     def backward(self, grad):
-        xp = get_array_module(grad)
-        inverse = tuple(int(i) for i in xp.argsort(xp.asarray(self.axes)))
+        inverse = sorted(range(len(self.axes)), key=self.axes.__getitem__)
         return (grad.transpose(inverse),)
 
 
@@ -108,11 +109,22 @@ def reshape(a, *shape):
     return Reshape(shape)(a)
 
 
-def transpose(a, *axes):
-    """Permute the axes of ``a`` (reverse them when no axes are given)."""
+def permute(a, *axes):
+    """Reorder the axes of ``a``: ``permute(x, 0, 2, 3, 1)`` turns NCHW into NHWC."""
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
     return Transpose(axes or None)(a)
+
+
+def transpose(a, *axes):
+    """PyTorch's ``transpose(dim0, dim1)`` swaps two axes; a full permutation or no axes
+    (reverse all) is also accepted, as in NumPy."""
+    if len(axes) == 2 and a.ndim != 2 and all(isinstance(d, int) for d in axes):
+        order = list(range(a.ndim))
+        first, second = axes[0] % a.ndim, axes[1] % a.ndim
+        order[first], order[second] = order[second], order[first]
+        axes = tuple(order)
+    return permute(a, *axes)
 
 
 def getitem(a, index):

@@ -14,6 +14,11 @@ def _binary(function, reflected=False):
     return method
 
 
+def _flatten(self, start_dim=0):
+    """``Tensor.flatten()`` flattens everything, as torch.Tensor.flatten does."""
+    return shape.flatten(self, start_dim)
+
+
 def _rpow(self, base):
     return arithmetic.exp(self * arithmetic.log(as_tensor(base, like=self)))
 
@@ -38,7 +43,8 @@ _METHODS = {
     "max": reduction.max,
     "reshape": shape.reshape,
     "transpose": shape.transpose,
-    "flatten": shape.flatten,
+    "permute": shape.permute,
+    "flatten": _flatten,
     "exp": arithmetic.exp,
     "log": arithmetic.log,
     "sqrt": arithmetic.sqrt,
