@@ -1,0 +1,14 @@
+"""Data: IDX and CIFAR-binary readers, datasets, the DataLoader and batch transforms (d2l §4.2, §14.1)."""
+from .dataloader import DataLoader
+from .datasets import (CIFAR10, MNIST, ArrayDataset, DatasetNotFoundError, FashionMNIST,
+                       ImageDataset, search_folders)
+from .idx import DataFileError, read_idx
+from .transforms import (ColorJitter, Compose, Normalize, RandomCrop, RandomHorizontalFlip,
+                         RandomResizedCrop, RandomTransform, Resize, ScaleJitter, Transform)
+
+__all__ = [
+    "DataLoader", "CIFAR10", "MNIST", "ArrayDataset", "DatasetNotFoundError", "FashionMNIST",
+    "ImageDataset", "search_folders", "DataFileError", "read_idx", "ColorJitter", "Compose",
+    "Normalize", "RandomCrop", "RandomHorizontalFlip", "RandomResizedCrop", "RandomTransform",
+    "Resize", "ScaleJitter", "Transform",
+]

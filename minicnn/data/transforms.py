@@ -1,0 +1,362 @@
+"""Batch transforms: preprocessing and data augmentation on whole batches N×C×H×W (d2l §14.1).
+
+A transform takes a float batch on either backend (NumPy or CuPy) and returns one on the
+same backend; nothing loops over images. Random transforms are split in two: ``sample``
+draws the per-image parameters on the CPU from a NumPy Generator (a few numbers per image),
+and ``apply`` does the array work with them. The DataLoader passes each batch its own
+generator, derived from (seed, epoch, batch), so a resumed run sees the same augmentations;
+called without one, a transform draws from its own ``seed`` or from ``minicnn.random``.
+Semantics follow torchvision's transforms of the same names.
+"""
+import numpy
+
+from .. import backend
+from .. import random as mrandom
+
+
+def _check_batch(images, transform):
+    if getattr(images, "ndim", None) != 4:
+        raise ValueError(
+            f"{type(transform).__name__}: expected a batch of images N×C×H×W, got shape "
+            f"{getattr(images, 'shape', type(images).__name__)}; for one image use images[None]"
+        )
+
+
+def _pair(size, name):
+    """``size`` as (height, width): an int means a square."""
+    pair = (size, size) if isinstance(size, int) else tuple(size)
+    if len(pair) != 2 or min(pair) <= 0:
+        raise ValueError(f"{name}: size must be a positive int or (height, width), got {size!r}")
+    return pair
+
+
+class Transform:
+    """A deterministic batch transform: ``transform(images)``; ``rng`` is accepted and ignored (d2l §14.1)."""
+
+    def __call__(self, images, rng=None):
+        _check_batch(images, self)
+        return self.apply(images)
+
+
+class RandomTransform(Transform):
+    """A batch transform with per-image random parameters: ``apply(images, sample(shape, rng))`` (d2l §14.1)."""
+
+    def __init__(self, seed=None):
+        self.generator = None if seed is None else numpy.random.default_rng(seed)
+
+    def __call__(self, images, rng=None):
+        _check_batch(images, self)
+        if rng is None:
+            rng = self.generator if self.generator is not None else mrandom.generator(numpy)
+        return self.apply(images, self.sample(images.shape, rng))
+
+
+class Compose(Transform):
+    """Apply transforms one after the other (torchvision.transforms.Compose)."""
+
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, images, rng=None):
+        for transform in self.transforms:
+            images = transform(images, rng) if isinstance(transform, Transform) else transform(images)
+        return images
+
+    def __repr__(self):
+        return "Compose(" + ", ".join(repr(t) for t in self.transforms) + ")"
+
+
+class Normalize(Transform):
+    """(image - mean) / std per channel, e.g. with ImageNet's statistics (torchvision.transforms.Normalize; d2l §14.2)."""
+
+    def __init__(self, mean, std):
+        self.mean = numpy.atleast_1d(numpy.asarray(mean, dtype=numpy.float64))
+        self.std = numpy.atleast_1d(numpy.asarray(std, dtype=numpy.float64))
+        if numpy.any(self.std == 0):
+            raise ValueError(f"Normalize: std must not contain 0, got {std!r}")
+
+    def apply(self, images):
+        channels = images.shape[1]
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if values.size not in (1, channels):
+                raise ValueError(f"Normalize: {values.size} {name} values for images with "
+                                 f"{channels} channels (shape {images.shape})")
+        xp = backend.get_array_module(images)
+        mean = xp.asarray(self.mean, dtype=images.dtype).reshape(-1, 1, 1)
+        std = xp.asarray(self.std, dtype=images.dtype).reshape(-1, 1, 1)
+        return (images - mean) / std
+
+    def __repr__(self):
+        return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
+
+
+# ---- resampling: every geometric transform here is rows · image · columnsᵀ --------------------
+
+def _interpolation_matrix(start, length, offset, scaled, count, size, dtype):
+    """Bilinear resampling along one axis of ``size`` pixels, as a (count × size) matrix.
+
+    The source window [start, start + length) is stretched to ``scaled`` pixels and output
+    pixels offset .. offset + count - 1 of the stretch are kept; align_corners=False, as
+    torch's ``interpolate``. Row i holds 1 - λ at the lower source pixel and λ at the upper
+    one; a row that points outside the image stays zero, which is zero padding for free.
+    Number arguments give one matrix for every image; arrays of N give N matrices. The
+    coordinates are computed in ``dtype`` (the images' dtype), as torch does.
+    """
+    per_image = any(numpy.ndim(v) for v in (start, length, offset, scaled))
+    start, length, offset, scaled = (numpy.reshape(v, (-1, 1, 1)) for v in (start, length, offset, scaled))
+    scale = length.astype(dtype) / scaled.astype(dtype)
+    centre = offset.astype(dtype) + numpy.arange(count, dtype=dtype)[:, None] + 0.5
+    source = (scale.astype(numpy.float64) * centre - 0.5).astype(dtype)  # one rounding, as torch's fused multiply-add
+    source = numpy.maximum(source, 0)    # window coordinate of output pixel i (count × 1)
+    low = numpy.floor(source)
+    weight = source - low                # λ
+    high = numpy.minimum(low + 1, length - 1)
+    pixel = numpy.arange(size) - start   # window coordinate of each source pixel (1 × size)
+    matrix = (1 - weight) * (pixel == low) + weight * (pixel == high)
+    return matrix if per_image else matrix[0]
+
+
+def _resample(images, rows, columns):
+    """``rows · image · columnsᵀ`` for each image and channel: resampling along H, then along W."""
+    xp = backend.get_array_module(images)
+    rows, columns = xp.asarray(rows), xp.asarray(columns)
+    if rows.ndim == 2:  # the same matrices for every image: two plain matrix products
+        return xp.tensordot(xp.tensordot(images, rows, axes=([2], [1])), columns, axes=([2], [1]))
+    return rows[:, None] @ images @ columns[:, None].swapaxes(2, 3)
+
+
+def _shorter_side_to(side, height, width):
+    """(height, width) scaled so the shorter side becomes ``side`` (torchvision's int-size rule)."""
+    if height <= width:
+        return side, numpy.trunc(side * width / height).astype(numpy.int64)
+    return numpy.trunc(side * height / width).astype(numpy.int64), side
+
+
+class Resize(Transform):
+    """Bilinear resize, as F.interpolate(mode="bilinear", align_corners=False) (d2l §8.1: 28 → 224).
+
+    ``size`` (h, w) sets both sides; an int sets the shorter side and keeps the aspect
+    ratio, as torchvision's Resize (for the square d2l images: size × size).
+    """
+
+    def __init__(self, size):
+        self.size = size
+        _pair(size, "Resize")
+
+    def apply(self, images):
+        height, width = images.shape[2:]
+        if isinstance(self.size, int):
+            out_h, out_w = (int(side) for side in _shorter_side_to(self.size, height, width))
+        else:
+            out_h, out_w = self.size
+        return _resample(images, _interpolation_matrix(0, height, 0, out_h, out_h, height, images.dtype),
+                         _interpolation_matrix(0, width, 0, out_w, out_w, width, images.dtype))
+
+    def __repr__(self):
+        return f"Resize({self.size})"
+
+
+class RandomResizedCrop(RandomTransform):
+    """Crop a random area and aspect ratio, resize it to ``size`` (Szegedy et al. 2015, GoogLeNet; d2l §14.1)."""
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), attempts=10, seed=None):
+        super().__init__(seed)
+        self.size = _pair(size, "RandomResizedCrop")
+        self.scale, self.ratio, self.attempts = tuple(scale), tuple(ratio), attempts
+
+    def sample(self, shape, rng):
+        """Per image (top, left, height, width) of the crop, by torchvision's rule."""
+        n, _, height, width = shape
+        area = height * width * rng.uniform(*self.scale, size=(n, self.attempts))
+        log_ratio = numpy.log(self.ratio)
+        aspect = numpy.exp(rng.uniform(log_ratio[0], log_ratio[1], size=(n, self.attempts)))
+        crop_w = numpy.round(numpy.sqrt(area * aspect)).astype(numpy.int64)
+        crop_h = numpy.round(numpy.sqrt(area / aspect)).astype(numpy.int64)
+        fits = (crop_w > 0) & (crop_w <= width) & (crop_h > 0) & (crop_h <= height)
+        first = numpy.argmax(fits, axis=1)  # the first attempt that fits, as torchvision's loop
+        chosen = numpy.arange(n), first
+        crop_h, crop_w = crop_h[chosen], crop_w[chosen]
+        fallback_h, fallback_w = self._central_box(height, width)
+        found = fits.any(axis=1)
+        crop_h = numpy.where(found, crop_h, fallback_h)
+        crop_w = numpy.where(found, crop_w, fallback_w)
+        top = numpy.where(found, rng.integers(0, height - crop_h + 1), (height - crop_h) // 2)
+        left = numpy.where(found, rng.integers(0, width - crop_w + 1), (width - crop_w) // 2)
+        return top, left, crop_h, crop_w
+
+    def _central_box(self, height, width):
+        """The fallback when no attempt fits: the whole image, trimmed to the allowed ratios."""
+        if width / height < min(self.ratio):
+            return int(round(width / min(self.ratio))), width
+        if width / height > max(self.ratio):
+            return height, int(round(height * max(self.ratio)))
+        return height, width
+
+    def apply(self, images, params):
+        top, left, crop_h, crop_w = params
+        out_h, out_w = self.size
+        height, width = images.shape[2:]
+        return _resample(images, _interpolation_matrix(top, crop_h, 0, out_h, out_h, height, images.dtype),
+                         _interpolation_matrix(left, crop_w, 0, out_w, out_w, width, images.dtype))
+
+    def __repr__(self):
+        return f"RandomResizedCrop({self.size}, scale={self.scale}, ratio={self.ratio})"
+
+
+class ScaleJitter(RandomTransform):
+    """VGG's multi-scale training: shorter side to S ~ U{min_side..max_side}, then a random crop.
+
+    Simonyan & Zisserman 2015, §3.1 ("scale jittering"); d2l §8.2 trains VGG at one scale.
+    """
+
+    def __init__(self, size, min_side, max_side, seed=None):
+        super().__init__(seed)
+        self.size = _pair(size, "ScaleJitter")
+        if not max(self.size) <= min_side <= max_side:
+            raise ValueError(f"ScaleJitter: need max(size) <= min_side <= max_side, got size={size}, "
+                             f"min_side={min_side}, max_side={max_side}")
+        self.min_side, self.max_side = min_side, max_side
+
+    def sample(self, shape, rng):
+        """Per image the rescaled (height, width) and the crop's (top, left) in the rescaled image."""
+        n, _, height, width = shape
+        side = rng.integers(self.min_side, self.max_side + 1, size=n)
+        scaled_h, scaled_w = _shorter_side_to(side, height, width)
+        scaled_h, scaled_w = numpy.broadcast_to(scaled_h, (n,)), numpy.broadcast_to(scaled_w, (n,))
+        top = rng.integers(0, scaled_h - self.size[0] + 1)
+        left = rng.integers(0, scaled_w - self.size[1] + 1)
+        return scaled_h, scaled_w, top, left
+
+    def apply(self, images, params):
+        scaled_h, scaled_w, top, left = params
+        height, width = images.shape[2:]
+        out_h, out_w = self.size
+        return _resample(images, _interpolation_matrix(0, height, top, scaled_h, out_h, height, images.dtype),
+                         _interpolation_matrix(0, width, left, scaled_w, out_w, width, images.dtype))
+
+    def __repr__(self):
+        return f"ScaleJitter({self.size}, min_side={self.min_side}, max_side={self.max_side})"
+
+
+# ---- crops, flips, colour ----------------------------------------------------------------------
+
+class RandomCrop(RandomTransform):
+    """Zero-pad by ``padding``, then crop a random size window (AlexNet, Krizhevsky et al. 2012; d2l §14.1)."""
+
+    def __init__(self, size, padding=0, seed=None):
+        super().__init__(seed)
+        self.size, self.padding = _pair(size, "RandomCrop"), int(padding)
+
+    def sample(self, shape, rng):
+        """Per image (top, left) of the window in the padded image."""
+        n, _, height, width = shape
+        room_h = height + 2 * self.padding - self.size[0]
+        room_w = width + 2 * self.padding - self.size[1]
+        if room_h < 0 or room_w < 0:
+            raise ValueError(f"RandomCrop: crop {self.size} is larger than the padded image "
+                             f"({height + 2 * self.padding}, {width + 2 * self.padding})")
+        return rng.integers(0, room_h + 1, size=n), rng.integers(0, room_w + 1, size=n)
+
+    def apply(self, images, params):
+        top, left = params  # in the padded image; rows of the matrices that land in the padding stay zero
+        (crop_h, crop_w), height, width = self.size, *images.shape[2:]
+        p = self.padding
+        return _resample(images, _interpolation_matrix(top - p, crop_h, 0, crop_h, crop_h, height, images.dtype),
+                         _interpolation_matrix(left - p, crop_w, 0, crop_w, crop_w, width, images.dtype))
+
+    def __repr__(self):
+        return f"RandomCrop({self.size}, padding={self.padding})"
+
+
+class RandomHorizontalFlip(RandomTransform):
+    """Mirror each image left-right with probability ``p`` (AlexNet, Krizhevsky et al. 2012; d2l §14.1)."""
+
+    def __init__(self, p=0.5, seed=None):
+        super().__init__(seed)
+        self.p = p
+
+    def sample(self, shape, rng):
+        """Per image: flip it or not."""
+        return rng.random(shape[0]) < self.p
+
+    def apply(self, images, flip):
+        xp = backend.get_array_module(images)
+        return xp.where(xp.asarray(flip)[:, None, None, None], images[..., ::-1], images)
+
+    def __repr__(self):
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+def _jitter_range(value, name):
+    """torchvision's rule: a number v means factors in [max(0, 1 - v), 1 + v]; a pair is the range."""
+    if numpy.ndim(value) == 0:
+        if value < 0:
+            raise ValueError(f"ColorJitter: {name} must be non-negative, got {value}")
+        return (max(0.0, 1.0 - value), 1.0 + value) if value else None
+    low, high = value
+    return float(low), float(high)
+
+
+def _grayscale(images):
+    """ITU-R 601 luma, as torchvision's rgb_to_grayscale: N×1×H×W."""
+    red, green, blue = images[:, 0:1], images[:, 1:2], images[:, 2:3]
+    return 0.2989 * red + 0.587 * green + 0.114 * blue
+
+
+def _blend(images, other, factor):
+    """factor * images + (1 - factor) * other, clipped to [0, 1] (torchvision's _blend)."""
+    xp = backend.get_array_module(images)
+    return xp.clip(factor * images + (1 - factor) * other, 0, 1)
+
+
+def _brightness(images, factor):
+    return _blend(images, 0, factor)
+
+
+def _contrast(images, factor):
+    gray = _grayscale(images) if images.shape[1] == 3 else images
+    return _blend(images, gray.mean(axis=(1, 2, 3), keepdims=True), factor)
+
+
+def _saturation(images, factor):
+    return _blend(images, _grayscale(images), factor)
+
+
+class ColorJitter(RandomTransform):
+    """Random brightness, contrast and saturation in a random order per image (torchvision's; d2l §14.1).
+
+    The colour augmentation in the spirit of AlexNet's (Krizhevsky et al. 2012, §4.1).
+    """
+
+    adjustments = (_brightness, _contrast, _saturation)
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, seed=None):
+        super().__init__(seed)
+        self.ranges = (_jitter_range(brightness, "brightness"), _jitter_range(contrast, "contrast"),
+                       _jitter_range(saturation, "saturation"))
+
+    def sample(self, shape, rng):
+        """Per image the order of the three adjustments (N×3) and their factors (N×3; 1 = unchanged)."""
+        n = shape[0]
+        order = numpy.argsort(rng.random((n, 3)), axis=1)
+        factors = numpy.ones((n, 3))
+        for column, bounds in enumerate(self.ranges):
+            if bounds is not None:
+                factors[:, column] = rng.uniform(*bounds, size=n)
+        return order, factors
+
+    def apply(self, images, params):
+        order, factors = params
+        if self.ranges[2] is not None and images.shape[1] != 3:
+            raise ValueError(f"ColorJitter: saturation needs RGB images (3 channels), got shape {images.shape}")
+        xp = backend.get_array_module(images)
+        for step in range(3):
+            for column, adjust in enumerate(self.adjustments):
+                if self.ranges[column] is None:
+                    continue
+                factor = numpy.where(order[:, step] == column, factors[:, column], 1.0)
+                images = adjust(images, xp.asarray(factor, dtype=images.dtype)[:, None, None, None])
+        return images
+
+    def __repr__(self):
+        return f"ColorJitter(ranges={self.ranges})"
