@@ -260,9 +260,11 @@ class Function:
         self.saved = ()
 
     def forward(self, *arrays):
+        """Compute the output array from the input arrays (subclasses implement this)."""
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
     def backward(self, grad_output):
+        """Turn dL/d(output) into one dL/d(input) per input, None where not needed (subclasses implement this)."""
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
     def __repr__(self):

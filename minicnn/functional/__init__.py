@@ -6,8 +6,12 @@ applies it. Importing this package also gives Tensor its operators (+, -, *, /, 
 from . import tensor_methods
 from .activation import log_softmax, relu, sigmoid, softmax, tanh
 from .arithmetic import add, div, exp, log, matmul, mul, neg, pow, sqrt, sub
+from .conv import conv2d, conv_transpose2d
+from .dropout import dropout
 from .linear import linear
 from .loss import cross_entropy, mse_loss
+from .normalization import batch_norm, group_norm, layer_norm
+from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .reduction import max, mean, sum
 from .shape import concat, flatten, getitem, permute, reshape, transpose
 
