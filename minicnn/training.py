@@ -150,6 +150,8 @@ def fit(model, train_loader, test_loader, optimizer, epochs, loss_fn=cross_entro
     ``scheduler.step()`` is called once per epoch.
     """
     checkpoint_path = os.path.join(out_dir, "checkpoint.npz") if out_dir else None
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
     run = _Run()
     if resume:
         _resume(run, checkpoint_path, model, optimizer, scheduler, log)
