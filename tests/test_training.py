@@ -1,0 +1,161 @@
+"""fit/evaluate: exact resume, the NaN guard, atomic checkpoints, Ctrl-C, the epoch line and plot."""
+import os
+import subprocess
+import sys
+
+import numpy
+import pytest
+
+import minicnn
+from minicnn import data, models, nn, optim, serialization, training
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+
+
+def tiny_loaders(count=96, seed=0):
+    rng = numpy.random.default_rng(seed)
+    labels = rng.integers(0, 3, count)
+    images = (rng.random((count, 1, 8, 8)) * 80 + labels[:, None, None, None] * 60).astype(numpy.uint8)
+    train = data.ArrayDataset(images, labels)
+    test = data.ArrayDataset(images[:32], labels[:32])
+    return (data.DataLoader(train, batch_size=16, shuffle=True, seed=seed),
+            data.DataLoader(test, batch_size=16))
+
+
+def tiny_model(seed=0):
+    minicnn.random.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Dropout(0.2), nn.Linear(64, 3))
+
+
+def weights(model):
+    return [p.numpy() for p in model.parameters()]
+
+
+def train(epochs, out_dir, resume=False, model=None, lr=0.1):
+    model = model or tiny_model()
+    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    train_loader, test_loader = tiny_loaders()
+    history = training.fit(model, train_loader, test_loader, optimizer, epochs, out_dir=str(out_dir),
+                           resume=resume, progress=False, log=lambda line: None)
+    return model, history
+
+
+def test_resume_gives_identical_weights(tmp_path):
+    straight, history = train(2, tmp_path / "straight")
+    train(1, tmp_path / "split")
+    resumed, resumed_history = train(2, tmp_path / "split", resume=True, model=tiny_model(seed=99))
+    for a, b in zip(weights(straight), weights(resumed)):
+        numpy.testing.assert_array_equal(a, b)
+    assert resumed_history["loss"] == pytest.approx(history["loss"], rel=0, abs=0)
+
+
+def test_interrupted_mid_epoch_resumes_exactly(tmp_path, monkeypatch):
+    straight, _ = train(2, tmp_path / "straight")
+    real_step, calls = training._train_step, {"n": 0}
+
+    def interrupt_at_step_8(*args):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(training, "_train_step", interrupt_at_step_8)
+    with pytest.raises(KeyboardInterrupt):
+        train(2, tmp_path / "split")
+    monkeypatch.setattr(training, "_train_step", real_step)
+    progress = serialization.load(str(tmp_path / "split" / "checkpoint.npz"))["progress"]
+    assert (progress["epoch"], progress["step"]) == (1, 1)  # 6 steps per epoch: interrupted in epoch 2
+    resumed, _ = train(2, tmp_path / "split", resume=True, model=tiny_model(seed=5))
+    for a, b in zip(weights(straight), weights(resumed)):
+        numpy.testing.assert_array_equal(a, b)
+
+
+def test_nan_loss_stops_with_clear_message_and_keeps_last_good_checkpoint(tmp_path):
+    model, _ = train(1, tmp_path)
+    good = serialization.load(str(tmp_path / "checkpoint.npz"))
+    # a NaN learning rate poisons the weights in step 1, so step 2's loss is NaN
+    with pytest.raises(training.TrainingDiverged, match=r"loss became nan at epoch 1, step 2.*learning rate"):
+        train(3, tmp_path, model=model, lr=float("nan"))
+    kept = serialization.load(str(tmp_path / "checkpoint.npz"))
+    assert kept["progress"]["epoch"] == 1
+    for key, value in good["model"].items():
+        numpy.testing.assert_array_equal(kept["model"][key], value)
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    train(1, tmp_path)
+    path = tmp_path / "checkpoint.npz"
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(numpy.lib.format, "write_array", crash)
+    with pytest.raises(OSError, match="disk full"):
+        train(2, tmp_path, resume=True)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz", "history.png"]
+
+
+def test_resume_without_checkpoint_explains(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(1, tmp_path / "nothing", resume=True)
+
+
+def test_epoch_line_history_and_plot(tmp_path):
+    lines = []
+    model = tiny_model()
+    train_loader, test_loader = tiny_loaders()
+    history = training.fit(model, train_loader, test_loader, optim.SGD(model.parameters(), lr=0.1), 2,
+                           out_dir=str(tmp_path), progress=False, log=lines.append)
+    assert len(lines) == 2
+    assert lines[0].startswith("epoch 1: loss ") and "train acc" in lines[0]
+    assert lines[0].endswith("examples/sec on numpy")
+    assert set(history) == set(training.HISTORY_KEYS) and len(history["loss"]) == 2
+    assert (tmp_path / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_counts_correct_predictions_in_eval_mode():
+    class Oracle(nn.Module):
+        """Predicts class 1 in eval mode and class 0 in training mode."""
+
+        def forward(self, x):
+            xp = minicnn.backend.get_array_module(x.data)
+            logits = xp.zeros((x.shape[0], 3), dtype=x.dtype)
+            logits[:, 0 if self.training else 1] = 1
+            return minicnn.Tensor(logits)
+
+    labels = numpy.array([1, 1, 0, 2, 1, 1, 0, 1])
+    loader = data.DataLoader(data.ArrayDataset(numpy.zeros((8, 1, 2, 2), numpy.uint8), labels), batch_size=3)
+    model = Oracle()
+    assert training.evaluate(model, loader) == pytest.approx(5 / 8)
+    assert model.training  # restored afterwards
+
+
+def test_lenet_example_with_cupy_on_cpu_machine_gives_one_clear_message():
+    pytest.importorskip("numpy")
+    if "cupy" in sys.modules or minicnn.backend.current() == "cupy":
+        pytest.skip("CuPy is usable here")
+    try:
+        minicnn.backend.use("cupy")
+        minicnn.backend.use("numpy")
+        pytest.skip("CuPy works on this machine")
+    except minicnn.backend.BackendError:
+        pass
+    result = subprocess.run([sys.executable, "train_lenet.py", "--backend", "cupy", "--epochs", "1"],
+                            cwd=EXAMPLES, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "cupy" in result.stderr and "pip install cupy" in result.stderr
+
+
+def test_summary_lists_lenet_shapes_and_counts():
+    rows = minicnn.summary(models.lenet(), (1, 28, 28), file=None)
+    shapes = [row["output_shape"][1:] for row in rows]
+    assert shapes[0] == (6, 28, 28) and shapes[2] == (6, 14, 14)
+    assert shapes[3] == (16, 10, 10) and shapes[5] == (16, 5, 5) and shapes[6] == (400,)
+    assert shapes[-1] == (10,)
+    assert sum(row["params"] for row in rows) == 61706
+    # conv1: 6 output maps of 28x28, each pixel a 5x5x1 dot product
+    assert rows[0]["macs"] == 6 * 28 * 28 * 25
