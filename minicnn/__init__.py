@@ -4,7 +4,7 @@ Start with ``autograd.py`` (Tensor, Function, backward), then ``functional/``
 (each operation with its derivative), ``kernels/`` (im2col and pooling loops),
 ``nn/`` (layers), ``models/`` (the d2l networks) and ``training.py``.
 """
-from . import backend, functional, random
+from . import backend, functional, kernels, random
 from .autograd import Function, Tensor, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from . import data, nn, optim, serialization

@@ -76,6 +76,7 @@ class Normalize(Transform):
             raise ValueError(f"Normalize: std must not contain 0, got {std!r}")
 
     def apply(self, images):
+        """Normalise a batch channel by channel."""
         channels = images.shape[1]
         for name, values in (("mean", self.mean), ("std", self.std)):
             if values.size not in (1, channels):
@@ -144,6 +145,7 @@ class Resize(Transform):
         _pair(size, "Resize")
 
     def apply(self, images):
+        """Transform the batch ``images``."""
         height, width = images.shape[2:]
         if isinstance(self.size, int):
             out_h, out_w = (int(side) for side in _shorter_side_to(self.size, height, width))
@@ -193,6 +195,7 @@ class RandomResizedCrop(RandomTransform):
         return height, width
 
     def apply(self, images, params):
+        """Transform the batch ``images`` (with the parameters drawn by ``sample``)."""
         top, left, crop_h, crop_w = params
         out_h, out_w = self.size
         height, width = images.shape[2:]
@@ -228,6 +231,7 @@ class ScaleJitter(RandomTransform):
         return scaled_h, scaled_w, top, left
 
     def apply(self, images, params):
+        """Transform the batch ``images`` (with the parameters drawn by ``sample``)."""
         scaled_h, scaled_w, top, left = params
         height, width = images.shape[2:]
         out_h, out_w = self.size
@@ -258,6 +262,7 @@ class RandomCrop(RandomTransform):
         return rng.integers(0, room_h + 1, size=n), rng.integers(0, room_w + 1, size=n)
 
     def apply(self, images, params):
+        """Transform the batch ``images`` (with the parameters drawn by ``sample``)."""
         top, left = params  # in the padded image; rows of the matrices that land in the padding stay zero
         (crop_h, crop_w), height, width = self.size, *images.shape[2:]
         p = self.padding
@@ -280,6 +285,7 @@ class RandomHorizontalFlip(RandomTransform):
         return rng.random(shape[0]) < self.p
 
     def apply(self, images, flip):
+        """Transform the batch ``images`` (with the parameters drawn by ``sample``)."""
         xp = backend.get_array_module(images)
         return xp.where(xp.asarray(flip)[:, None, None, None], images[..., ::-1], images)
 
@@ -346,6 +352,7 @@ class ColorJitter(RandomTransform):
         return order, factors
 
     def apply(self, images, params):
+        """Transform the batch ``images`` (with the parameters drawn by ``sample``)."""
         order, factors = params
         if self.ranges[2] is not None and images.shape[1] != 3:
             raise ValueError(f"ColorJitter: saturation needs RGB images (3 channels), got shape {images.shape}")

@@ -11,7 +11,7 @@ from .dropout import dropout
 from .linear import linear
 from .loss import cross_entropy, mse_loss
 from .normalization import batch_norm, group_norm, layer_norm
-from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from .reduction import max, mean, sum
 from .shape import concat, flatten, getitem, permute, reshape, transpose
 

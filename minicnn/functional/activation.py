@@ -4,6 +4,8 @@ from ..backend import get_array_module
 
 
 class ReLU(Function):
+    """max(x, 0), remembering where x was positive."""
+
     def forward(self, x):
         self.save_for_backward(x > 0)
         return get_array_module(x).maximum(x, 0)  # not x * (x > 0): -inf * 0 is nan
@@ -15,6 +17,8 @@ class ReLU(Function):
 
 
 class Sigmoid(Function):
+    """The logistic function σ(x) = 1 / (1 + e^-x), computed without overflow."""
+
     def forward(self, x):
         xp = get_array_module(x)
         z = xp.exp(-abs(x))  # never overflows; σ(x) = 1/(1+z) for x ≥ 0, z/(1+z) for x < 0
@@ -29,6 +33,8 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
+    """The hyperbolic tangent."""
+
     def forward(self, x):
         y = get_array_module(x).tanh(x)
         self.save_for_backward(y)
@@ -48,6 +54,8 @@ def log_softmax_array(x, axis):
 
 
 class Softmax(Function):
+    """exp(x) / Σ exp(x) along an axis."""
+
     def __init__(self, axis=-1):
         self.axis = axis
 
@@ -63,6 +71,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    """log softmax along an axis, computed stably."""
+
     def __init__(self, axis=-1):
         self.axis = axis
 

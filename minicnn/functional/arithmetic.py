@@ -9,6 +9,8 @@ from ._broadcast import unbroadcast
 
 
 class Add(Function):
+    """a + b with broadcasting."""
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a + b
@@ -19,6 +21,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """a - b with broadcasting."""
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a - b
@@ -29,6 +33,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """a * b with broadcasting."""
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return a * b
@@ -42,6 +48,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    """a / b with broadcasting."""
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return a / b
@@ -55,6 +63,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    """-a."""
+
     def forward(self, a):
         return -a
 
@@ -87,6 +97,8 @@ class Pow(Function):
 
 
 class Exp(Function):
+    """e ** a."""
+
     def forward(self, a):
         y = get_array_module(a).exp(a)
         self.save_for_backward(y)
@@ -99,6 +111,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """The natural logarithm."""
+
     def forward(self, a):
         self.save_for_backward(a)
         return get_array_module(a).log(a)
@@ -110,6 +124,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """The square root."""
+
     def forward(self, a):
         y = get_array_module(a).sqrt(a)
         self.save_for_backward(y)

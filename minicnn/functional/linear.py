@@ -3,6 +3,8 @@ from ..autograd import Function
 
 
 class Linear(Function):
+    """y = x Wᵀ + b with W of shape (out_features, in_features)."""
+
     def forward(self, x, weight, bias=None):
         _check_shapes(x, weight, bias)
         self.save_for_backward(x, weight)

@@ -84,6 +84,8 @@ class CrossEntropy(Function):
 
 
 class MSELoss(Function):
+    """Mean (or summed) squared difference between prediction and target."""
+
     def __init__(self, reduction="mean"):
         _check_reduction("mse_loss", reduction)
         self.reduction = reduction

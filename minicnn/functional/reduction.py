@@ -23,6 +23,8 @@ def _expand(grad, axes, keepdims, shape):
 
 
 class Sum(Function):
+    """Sum over axes."""
+
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
 
@@ -36,6 +38,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """Mean over axes."""
+
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
 

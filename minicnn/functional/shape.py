@@ -7,6 +7,8 @@ from ..backend import get_array_module, scatter_add
 
 
 class Reshape(Function):
+    """The same values under a new shape."""
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -26,6 +28,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    """The axes in a new order."""
+
     def __init__(self, axes=None):
         self.axes = axes
 
@@ -68,6 +72,8 @@ def _unwrap_index(index):
 
 
 class Concat(Function):
+    """Tensors joined along one axis."""
+
     def __init__(self, axis=1):
         self.axis = axis
 

@@ -1,0 +1,169 @@
+"""Convolution and transposed convolution: im2col + one matrix product, and its adjoint.
+
+conv2d unfolds every receptive field into a column and multiplies by the weights. Its input
+gradient folds the columns back (col2im), which is exactly a transposed convolution; and
+the transposed convolution's input gradient is a convolution. One mechanism, two uses.
+The loops live in ``minicnn.kernels``; this file holds the maths and the checks.
+Idea: d2l §7.2 (convolutions for images), §14.10 (transposed convolution); DeZero step 57.
+"""
+import numbers
+
+from .. import kernels
+from ..autograd import Function
+from ..kernels import output_size
+
+
+def as_pair(value, name, op):
+    """An int or a pair of ints as a (height, width) tuple; anything else is a clear error."""
+    def is_int(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    pair = (value, value) if is_int(value) else tuple(value) if hasattr(value, "__len__") else ()
+    if len(pair) != 2 or not all(is_int(v) for v in pair):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_positive(pair, name, op, minimum=1):
+    if min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be at least {minimum}, got {pair}")
+
+
+def _check_arrays(op, x, weight, bias, weight_layout):
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
+    if weight.ndim != 4:
+        raise ValueError(
+            f"{op}: expected a 4-D weight {weight_layout}, got shape {tuple(weight.shape)}"
+        )
+    if x.dtype != weight.dtype:
+        raise TypeError(
+            f"{op}: input is {x.dtype} but weight is {weight.dtype}; convert one of them "
+            "(mixing would silently promote float32 to float64)"
+        )
+    channels = weight.shape[0] if op == "conv_transpose2d" else weight.shape[1]
+    if x.shape[1] != channels:
+        raise ValueError(
+            f"{op}: input has {x.shape[1]} channels (shape {tuple(x.shape)}) but the weight "
+            f"{tuple(weight.shape)} {weight_layout} expects {channels}; "
+            "check in_channels or the previous layer's out_channels"
+        )
+    out_channels = weight.shape[1] if op == "conv_transpose2d" else weight.shape[0]
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(
+            f"{op}: bias has shape {tuple(bias.shape)} but there are {out_channels} output "
+            f"channels (weight {tuple(weight.shape)}); the bias must have shape ({out_channels},)"
+        )
+
+
+def _add_bias(y, bias):
+    if bias is not None:
+        y += bias.reshape(1, -1, 1, 1)
+    return y
+
+
+class Conv2d(Function):
+    """y = x ⋆ W + b, cross-correlation over NCHW input (d2l §7.2; LeCun et al. 1998)."""
+
+    def __init__(self, stride=1, padding=0, dilation=1):
+        self.stride = as_pair(stride, "stride", "conv2d")
+        self.padding = as_pair(padding, "padding", "conv2d")
+        self.dilation = as_pair(dilation, "dilation", "conv2d")
+        _check_positive(self.stride, "stride", "conv2d")
+        _check_positive(self.padding, "padding", "conv2d", minimum=0)
+        _check_positive(self.dilation, "dilation", "conv2d")
+
+    def forward(self, x, weight, bias=None):
+        _check_arrays("conv2d", x, weight, bias, "(C_out, C_in, kh, kw)")
+        self._check_output_size(x.shape, weight.shape)
+        self.save_for_backward(x, weight)
+        y = kernels.conv2d(x, weight, self.stride, self.padding, self.dilation)
+        return _add_bias(y, bias)
+
+    # dL/dx = conv_transpose2d(dL/dy, W); dL/dW = dL/dy · im2col(x)ᵀ; dL/db = Σ_{n,h,w} dL/dy
+    def backward(self, grad):
+        x, weight = self.saved
+        settings = (self.stride, self.padding, self.dilation)
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[0]:
+            grad_x = kernels.conv_transpose2d(grad, weight, x.shape[2:], *settings)
+        if self.needs_input_grad[1]:
+            grad_w = kernels.conv2d_weight(x, grad, weight.shape[2:], *settings)
+        if self.needs_input_grad[2]:
+            grad_b = grad.sum(axis=(0, 2, 3))
+        return grad_x, grad_w, grad_b
+
+    def _check_output_size(self, x_shape, w_shape):
+        out = [output_size(x_shape[2 + a], w_shape[2 + a], self.stride[a], self.padding[a],
+                           self.dilation[a]) for a in (0, 1)]
+        if min(out) < 1:
+            span = [self.dilation[a] * (w_shape[2 + a] - 1) + 1 for a in (0, 1)]
+            padded = [x_shape[2 + a] + 2 * self.padding[a] for a in (0, 1)]
+            raise ValueError(
+                f"conv2d: the kernel {w_shape[2]}x{w_shape[3]} (spanning {span[0]}x{span[1]} "
+                f"with dilation {self.dilation}) is larger than the padded input "
+                f"{padded[0]}x{padded[1]} (input {tuple(x_shape)}, padding {self.padding}), "
+                f"so the output would be {out[0]}x{out[1]}; add padding, use a smaller kernel, "
+                "or check that the input is not already too small from earlier pooling"
+            )
+
+
+class ConvTranspose2d(Function):
+    """The adjoint of conv2d, used to upsample (d2l §14.10; Long et al. 2015, FCN)."""
+
+    def __init__(self, stride=1, padding=0, output_padding=0):
+        self.stride = as_pair(stride, "stride", "conv_transpose2d")
+        self.padding = as_pair(padding, "padding", "conv_transpose2d")
+        self.output_padding = as_pair(output_padding, "output_padding", "conv_transpose2d")
+        _check_positive(self.stride, "stride", "conv_transpose2d")
+        _check_positive(self.padding, "padding", "conv_transpose2d", minimum=0)
+        _check_positive(self.output_padding, "output_padding", "conv_transpose2d", minimum=0)
+        if any(op >= s for op, s in zip(self.output_padding, self.stride)):
+            raise ValueError(
+                f"conv_transpose2d: output_padding {self.output_padding} must be smaller than "
+                f"the stride {self.stride}; it only picks among the output sizes a strided "
+                "convolution maps to the same input size"
+            )
+
+    def forward(self, x, weight, bias=None):
+        _check_arrays("conv_transpose2d", x, weight, bias, "(C_in, C_out, kh, kw)")
+        out_hw = self._output_hw(x.shape, weight.shape)
+        self.save_for_backward(x, weight)
+        y = kernels.conv_transpose2d(x, weight, out_hw, self.stride, self.padding, (1, 1))
+        return _add_bias(y, bias)
+
+    # dL/dx = conv2d(dL/dy, W); dL/dW = conv2d's weight gradient with x and dL/dy swapped;
+    # dL/db = Σ_{n,h,w} dL/dy
+    def backward(self, grad):
+        x, weight = self.saved
+        settings = (self.stride, self.padding, (1, 1))
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[0]:
+            grad_x = kernels.conv2d(grad, weight, *settings)
+        if self.needs_input_grad[1]:
+            grad_w = kernels.conv2d_weight(grad, x, weight.shape[2:], *settings)
+        if self.needs_input_grad[2]:
+            grad_b = grad.sum(axis=(0, 2, 3))
+        return grad_x, grad_w, grad_b
+
+    def _output_hw(self, x_shape, w_shape):
+        out = tuple((x_shape[2 + a] - 1) * self.stride[a] - 2 * self.padding[a]
+                    + w_shape[2 + a] + self.output_padding[a] for a in (0, 1))
+        if min(out) < 1:
+            raise ValueError(
+                f"conv_transpose2d: input {tuple(x_shape)} with kernel {w_shape[2]}x{w_shape[3]}, "
+                f"stride {self.stride}, padding {self.padding} and output_padding "
+                f"{self.output_padding} gives a non-positive output size {out[0]}x{out[1]}; "
+                "reduce the padding"
+            )
+        return out
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """2-D cross-correlation, weight (C_out, C_in, kh, kw), as torch.nn.functional.conv2d (d2l §7.2)."""
+    return Conv2d(stride, padding, dilation)(x, weight, bias)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0):
+    """Transposed convolution, weight (C_in, C_out, kh, kw), as PyTorch's (d2l §14.10)."""
+    return ConvTranspose2d(stride, padding, output_padding)(x, weight, bias)
