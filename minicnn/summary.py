@@ -85,9 +85,11 @@ def summary(model, input_shape, depth=1, file=_STDOUT):
 def _run(model, shape):
     was_training = model.training
     model.eval()
+    first = next(iter(model.parameters()), None)
+    dtype = first.dtype if first is not None else "float32"
     try:
         with no_grad():
-            model(Tensor(backend.xp().zeros(shape, dtype="float32")))
+            model(Tensor(backend.xp().zeros(shape, dtype=dtype)))
     finally:
         for module in model.modules():
             module.__dict__.pop("forward", None)

@@ -92,10 +92,11 @@ def _check_finite(loss_value, run, checkpoint_path):
 
 def _train_step(model, images, labels, optimizer, loss_fn):
     optimizer.zero_grad()
-    logits = model(Tensor(images))
-    loss = loss_fn(logits, labels)
+    outputs = model(Tensor(images))
+    loss = loss_fn(outputs, labels)
     loss.backward()
     optimizer.step()
+    logits = outputs[0] if isinstance(outputs, tuple) else outputs  # main head first (GoogLeNet aux)
     return loss.item(), count_correct(logits.data, labels)
 
 

@@ -1,0 +1,17 @@
+"""Train GoogLeNet (d2l §8.4) at 96×96: batch 128, lr 0.1, 10 epochs.
+
+``--aux-logits`` adds Inception v1's two auxiliary classifiers (loss weight 0.3);
+``--batch-norm`` gives the Inception-v2 variant. The network also accepts 28×28 (``--resize 0``).
+"""
+from common import parser, run
+
+from minicnn import models
+
+if __name__ == "__main__":
+    cli = parser("googlenet", epochs=10, batch_size=128, lr=0.1, resize=96)
+    cli.add_argument("--aux-logits", action="store_true")
+    cli.add_argument("--batch-norm", action="store_true")
+    args = cli.parse_args()
+    loss = models.googlenet_loss if args.aux_logits else None
+    run("googlenet", lambda: models.googlenet(aux_logits=args.aux_logits, batch_norm=args.batch_norm),
+        args, loss_fn=loss)
