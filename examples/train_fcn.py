@@ -14,8 +14,11 @@ Each epoch prints the training loss and the held-out pixel accuracy and mean IoU
 end it writes ``result.json``, ``model.npz`` and a PNG grid of input / ground truth /
 prediction into ``--out``.
 
-    python examples/train_fcn.py                        # synthetic shapes, about 10 minutes on 2 CPU cores
+    python examples/train_fcn.py                        # synthetic shapes: mean IoU 0.85 in 2.5 min on 2 cores
     python examples/train_fcn.py --voc-dir ~/data/VOCdevkit --backend cupy
+
+On a busy machine with few cores, OPENBLAS_NUM_THREADS=1 can make the numpy backend
+several times faster (OpenBLAS's threads otherwise compete with the other processes).
 """
 import argparse
 import json
@@ -27,7 +30,7 @@ import minicnn
 import minicnn.functional as F
 from minicnn import Tensor, backend, data, optim, serialization
 from minicnn.data.segmentation import SyntheticShapes, VOCSegmentation
-from minicnn.metrics import confusion_matrix, label_to_color, mean_iou, pixel_accuracy
+from minicnn.metrics import confusion_matrix, iou_per_class, label_to_color, mean_iou, pixel_accuracy
 from minicnn.models.fcn import fcn_resnet18, load_backbone
 
 SYNTHETIC = {"epochs": 4, "batch_size": 16, "lr": 0.002, "weight_decay": 0.0, "optimizer": "adam",
@@ -113,17 +116,17 @@ def train_epoch(model, loader, optimizer, schedule):
 
 
 def evaluate(model, loader, num_classes):
-    """(pixel accuracy, mean IoU) on ``loader``, from one confusion matrix summed over the batches."""
+    """(pixel accuracy, mean IoU, IoU per class) on ``loader``, from one confusion matrix summed over the batches."""
     model.eval()
     confusion = 0
     with minicnn.no_grad():
         for images, labels in loader:
             prediction = model(Tensor(images)).data.argmax(axis=1)
             confusion = confusion + confusion_matrix(prediction, labels, num_classes)
-    return pixel_accuracy(confusion), mean_iou(confusion)
+    return pixel_accuracy(confusion), mean_iou(confusion), [float(v) for v in iou_per_class(confusion)]
 
 
-def save_grid(model, dataset, normalize, path, count=4):
+def save_grid(model, dataset, normalize, path, count=6):
     """A PNG with one row per example: the input, the ground truth and the prediction in the class colours."""
     try:
         import matplotlib
@@ -132,13 +135,14 @@ def save_grid(model, dataset, normalize, path, count=4):
         return
     matplotlib.use("Agg")
     from matplotlib import pyplot
+    from matplotlib.patches import Patch
 
-    examples = [dataset[i] for i in range(count)]
+    examples = [dataset[i] for i in range(min(count, len(dataset)))]
     images = backend.xp().stack([image for image, _ in examples])
     model.eval()
     with minicnn.no_grad():
         predictions = model(Tensor(normalize(images))).data.argmax(axis=1)
-    figure, axes = pyplot.subplots(count, 3, figsize=(6, 2 * count), squeeze=False)
+    figure, axes = pyplot.subplots(len(examples), 3, figsize=(6, 2 * len(examples) + 0.5), squeeze=False)
     for row, ((image, label), prediction) in enumerate(zip(examples, predictions)):
         panels = (backend.to_numpy(image).transpose(1, 2, 0), label_to_color(backend.to_numpy(label), dataset.colormap),
                   label_to_color(backend.to_numpy(prediction), dataset.colormap))
@@ -147,7 +151,9 @@ def save_grid(model, dataset, normalize, path, count=4):
             axes[row, column].axis("off")
             if row == 0:
                 axes[row, column].set_title(title)
-    figure.tight_layout()
+    legend = [Patch(color=[c / 255 for c in colour], label=name) for name, colour in zip(dataset.classes, dataset.colormap)]
+    figure.legend(handles=legend, loc="lower center", ncol=min(len(legend), 4), frameon=False)
+    figure.tight_layout(rect=(0, 0.02 * (len(legend) // 4 + 1), 1, 1))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
@@ -177,8 +183,9 @@ def main():
     for epoch in range(args.epochs):
         tic = time.perf_counter()
         loss = train_epoch(model, train_loader, optimizer, schedule)
-        accuracy, miou = evaluate(model, test_loader, num_classes)
-        history.append({"loss": loss, "pixel_acc": accuracy, "mean_iou": miou, "seconds": time.perf_counter() - tic})
+        accuracy, miou, per_class = evaluate(model, test_loader, num_classes)
+        history.append({"loss": loss, "pixel_acc": accuracy, "mean_iou": miou, "iou_per_class": per_class,
+                        "seconds": time.perf_counter() - tic})
         print(f"epoch {epoch + 1}: loss {loss:.3f}, held-out pixel acc {accuracy:.3f}, mean IoU {miou:.3f}, "
               f"{history[-1]['seconds']:.0f} s on {backend.current()}")
     os.makedirs(args.out, exist_ok=True)
@@ -187,8 +194,9 @@ def main():
     wall = time.perf_counter() - started
     with open(os.path.join(args.out, "result.json"), "w") as f:
         json.dump({"settings": vars(args), "history": history, "wall_seconds": wall}, f, indent=1)
-    print(f"FCN: held-out pixel acc {history[-1]['pixel_acc']:.3f}, mean IoU {history[-1]['mean_iou']:.3f}, "
-          f"{wall:.0f} s wall time in all; results in {args.out}")
+    per_class = ", ".join(f"{name} {iou:.3f}" for name, iou in zip(train_set.classes, history[-1]["iou_per_class"]))
+    print(f"FCN: held-out pixel acc {history[-1]['pixel_acc']:.3f}, mean IoU {history[-1]['mean_iou']:.3f} "
+          f"({per_class}), {wall:.0f} s wall time in all; results in {args.out}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from . import backend, functional, kernels, random
 from .autograd import Function, Tensor, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from . import data, nn, optim, serialization
-from . import models, training
+from . import metrics, models, training
 from .serialization import load, save
 from .summary import summary
 

@@ -3,6 +3,7 @@ from .dataloader import DataLoader
 from .datasets import (CIFAR10, MNIST, ArrayDataset, DatasetNotFoundError, FashionMNIST,
                        ImageDataset, search_folders)
 from .idx import DataFileError, read_idx
+from .segmentation import VOC_CLASSES, VOC_COLORMAP, SyntheticShapes, VOCSegmentation
 from .transforms import (ColorJitter, Compose, Normalize, RandomCrop, RandomHorizontalFlip,
                          RandomResizedCrop, RandomTransform, Resize, ScaleJitter, Transform)
 
@@ -10,5 +11,6 @@ __all__ = [
     "DataLoader", "CIFAR10", "MNIST", "ArrayDataset", "DatasetNotFoundError", "FashionMNIST",
     "ImageDataset", "search_folders", "DataFileError", "read_idx", "ColorJitter", "Compose",
     "Normalize", "RandomCrop", "RandomHorizontalFlip", "RandomResizedCrop", "RandomTransform",
-    "Resize", "ScaleJitter", "Transform",
+    "Resize", "ScaleJitter", "Transform", "VOC_CLASSES", "VOC_COLORMAP", "SyntheticShapes",
+    "VOCSegmentation",
 ]
