@@ -10,7 +10,7 @@ import os
 import sys
 
 import minicnn
-from minicnn import backend, data, models, nn, optim, training
+from minicnn import backend, data, models, optim, training
 
 
 def parser(name, epochs=10, batch_size=256, lr=0.9, resize=None):

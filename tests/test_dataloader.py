@@ -3,6 +3,7 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import AVAILABLE_BACKENDS
 
 from minicnn import backend
 from minicnn import random as mrandom
@@ -10,19 +11,8 @@ from minicnn.data import (ArrayDataset, Compose, DataLoader, Normalize, RandomCr
                           RandomHorizontalFlip)
 
 
-def cupy_works():
-    previous = backend.current()
-    try:
-        backend.use("cupy")
-        return True
-    except backend.BackendError:
-        return False
-    finally:
-        backend.use(previous)
-
-
 @pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.skipif(
-    not cupy_works(), reason="CuPy with a CUDA device is not available"))])
+    "cupy" not in AVAILABLE_BACKENDS, reason="CuPy with a CUDA device is not available"))])
 def on_backend(request):
     previous = backend.current()
     backend.use(request.param)

@@ -1,8 +1,8 @@
 """Batch transforms: hand-computed cases, PyTorch's interpolate as the oracle, torchvision's formulas."""
 import numpy as np
 import pytest
+from conftest import AVAILABLE_BACKENDS
 
-from minicnn import backend
 from minicnn.data import (ColorJitter, Compose, Normalize, RandomCrop, RandomHorizontalFlip,
                           RandomResizedCrop, Resize, ScaleJitter)
 
@@ -226,18 +226,7 @@ def test_random_transforms_are_repeatable_from_a_seed():
         np.testing.assert_array_equal(make()(images), make()(images))
 
 
-def cupy_works():
-    previous = backend.current()
-    try:
-        backend.use("cupy")
-        return True
-    except backend.BackendError:
-        return False
-    finally:
-        backend.use(previous)
-
-
-@pytest.mark.skipif(not cupy_works(), reason="CuPy with a CUDA device is not available")
+@pytest.mark.skipif("cupy" not in AVAILABLE_BACKENDS, reason="CuPy with a CUDA device is not available")
 @pytest.mark.parametrize("transform", [
     Resize(20), Normalize([0.1, 0.2, 0.3], [0.5, 0.5, 2.0]), RandomCrop(10, padding=3),
     RandomHorizontalFlip(), RandomResizedCrop(9), ScaleJitter(10, 12, 16), ColorJitter(0.4, 0.4, 0.4),
