@@ -105,6 +105,8 @@ def torch_step(torch, op, x, weight, settings, input_grad):
 
 def main():
     numba.set_num_threads(ARGS.threads)
+    # after minicnn: PyTorch shares its OMP_WAIT_POLICY=PASSIVE (imported first, PyTorch's
+    # OpenMP runtime would also serve Numba's threads, spinning; see bench_lenet.py)
     torch = try_import_torch(ARGS.threads)
     rng = np.random.default_rng(0)
     print(f"machine: {machine()}; threads: {ARGS.threads} (BLAS {BLAS_THREADS}); "

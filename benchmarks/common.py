@@ -1,8 +1,19 @@
-"""Shared pieces of the benchmarks: timing, thread settings, the machine line, PyTorch twins."""
+"""Shared pieces of the benchmarks: timing, thread settings, the machine line, PyTorch twins.
+
+Import this module before NumPy, PyTorch or minicnn: it notes the environment as the user
+left it, so that PyTorch can later be timed in a process minicnn's settings never touched.
+"""
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+
+# minicnn's kernels set OMP_WAIT_POLICY=PASSIVE when they load (kernels/__init__.py); the
+# variable is inherited by child processes, so remember what it was before
+_USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
 
 
 def machine():
@@ -24,6 +35,45 @@ def try_import_torch(threads):
         return None
     torch.set_num_threads(threads)
     return torch
+
+
+def blas_threads_from_args(args):
+    """Set OpenBLAS's thread count from ``args.blas_threads``; it must run before NumPy loads.
+
+    OpenBLAS reads OPENBLAS_NUM_THREADS once, when NumPy (or SciPy) loads it. On a machine
+    whose cores are busy with other work, two OpenBLAS threads that spin-wait for each other
+    can turn a 0.25 ms matrix product into 16–32 ms (measured on the 2-core machine of
+    docs/performance.md); one thread avoids that.
+    """
+    if "numpy" in sys.modules:
+        raise RuntimeError("blas_threads_from_args must run before NumPy is imported")
+    os.environ["OPENBLAS_NUM_THREADS"] = str(args.blas_threads)
+
+
+def set_threads(threads):
+    """Numba's thread count (minicnn's parallel kernels).
+
+    minicnn is imported first: its kernels set OMP_WAIT_POLICY=PASSIVE, which OpenMP reads
+    once, when Numba starts its threads (here). Started before that, Numba's idle threads
+    spin, and on a busy 2-core machine a LeNet step took 4× the CPU time.
+    """
+    import minicnn  # noqa: F401
+    import numba
+    numba.set_num_threads(threads)
+
+
+def clean_subprocess(script, argv, **environment):
+    """Run ``python script *argv`` with the user's OMP_WAIT_POLICY (or the ``environment`` given);
+    return its last line of output, parsed as JSON."""
+    env = dict(os.environ)
+    env.pop("OMP_WAIT_POLICY", None)
+    if _USER_OMP_WAIT_POLICY is not None:
+        env["OMP_WAIT_POLICY"] = _USER_OMP_WAIT_POLICY
+    env.update(environment)
+    done = subprocess.run([sys.executable, script, *argv], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{os.path.basename(script)} {' '.join(argv)} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def median_time(fn, repeats, warmup=1):
@@ -53,9 +103,18 @@ def interleaved_medians(fns, repeats, warmup=1):
 
 
 def peak_rss_mib():
-    """Peak resident memory of this process so far, in MiB (Linux ru_maxrss is in KiB)."""
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux's VmHWM belongs to this program alone; ``ru_maxrss`` (the fallback elsewhere) can
+    carry the peak of the parent that forked it, so a child started by a big benchmark
+    process would report the parent's memory.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def copy_weights_to_torch(model, torch_model, torch):

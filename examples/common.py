@@ -28,6 +28,8 @@ def parser(name, epochs=10, batch_size=256, lr=0.9, resize=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    p.add_argument("--profile", type=int, metavar="N", default=None,
+                   help="time N training steps by op type (minicnn.profile), print the table and exit")
     return p
 
 
@@ -69,11 +71,32 @@ def run(name, build_model, args, loss_fn=None):
     models.init_xavier_(model)
     model.to(args.backend)
     optimizer = optim.SGD(model.parameters(), lr=args.lr)
+    if args.profile:
+        profile_steps(model, train_loader, optimizer, args.profile, loss_fn or minicnn.functional.cross_entropy)
+        return model, None
     extra = {"loss_fn": loss_fn} if loss_fn is not None else {}
     history = training.fit(model, train_loader, test_loader, optimizer, args.epochs,
                            out_dir=args.out, resume=args.resume, progress=not args.no_progress, **extra)
     _report(name, args, history)
     return model, history
+
+
+def profile_steps(model, loader, optimizer, steps, loss_fn):
+    """Print where ``steps`` training steps spend their time (after one untimed warm-up step)."""
+    from minicnn.profile import profile
+    model.train()
+    for images, labels in loader:  # the warm-up step compiles the Numba kernels
+        training._train_step(model, images, labels, optimizer, loss_fn)
+        break
+    done = 0
+    with profile() as prof:
+        for images, labels in loader:  # the loop starts inside, so waiting for batches is timed too
+            if done == steps:
+                break
+            training._train_step(model, images, labels, optimizer, loss_fn)
+            done += 1
+    print(f"profile of {done} training steps (batch {loader.batch_size}, {backend.current()} backend):")
+    prof.print(steps=done)
 
 
 def _report(name, args, history):

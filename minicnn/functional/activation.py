@@ -1,4 +1,5 @@
 """Activation functions and the softmax family (d2l §5.1, §4.1)."""
+from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
 
@@ -17,19 +18,17 @@ class ReLU(Function):
 
 
 class Sigmoid(Function):
-    """The logistic function σ(x) = 1 / (1 + e^-x), computed without overflow."""
+    """The logistic function σ(x) = 1 / (1 + e^-x), computed without overflow (kernels.sigmoid)."""
 
     def forward(self, x):
-        xp = get_array_module(x)
-        z = xp.exp(-abs(x))  # never overflows; σ(x) = 1/(1+z) for x ≥ 0, z/(1+z) for x < 0
-        y = xp.where(x >= 0, 1, z) / (1 + z)
+        y = kernels.sigmoid(x)
         self.save_for_backward(y)
         return y
 
     # d σ(x)/dx = σ(x)(1 - σ(x))
     def backward(self, grad):
         (y,) = self.saved
-        return (grad * y * (1 - y),)
+        return (kernels.sigmoid_backward(grad, y),)
 
 
 class Tanh(Function):

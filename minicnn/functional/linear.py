@@ -1,4 +1,5 @@
 """The fully connected layer's operation: y = x Wᵀ + b, with PyTorch's (out, in) weight (d2l §3.4)."""
+from .. import kernels
 from ..autograd import Function
 
 
@@ -8,7 +9,7 @@ class Linear(Function):
     def forward(self, x, weight, bias=None):
         _check_shapes(x, weight, bias)
         self.save_for_backward(x, weight)
-        y = x @ weight.T
+        y = kernels.matmul(_rows(x), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
         if bias is not None:
             y += bias
         return y
@@ -16,11 +17,16 @@ class Linear(Function):
     # dL/dx = g W, dL/dW = gᵀ x, dL/db = Σ g over the batch
     def backward(self, grad):
         x, weight = self.saved
-        grad_x = grad @ weight if self.needs_input_grad[0] else None
-        flat_grad = grad.reshape(-1, grad.shape[-1])
-        grad_w = flat_grad.T @ x.reshape(-1, x.shape[-1]) if self.needs_input_grad[1] else None
+        flat_grad = _rows(grad)
+        grad_x = kernels.matmul(flat_grad, weight).reshape(x.shape) if self.needs_input_grad[0] else None
+        grad_w = kernels.matmul(flat_grad.T, _rows(x)) if self.needs_input_grad[1] else None
         grad_b = flat_grad.sum(axis=0) if self.needs_input_grad[2] else None
         return grad_x, grad_w, grad_b
+
+
+def _rows(a):
+    """``a`` as a matrix: every axis but the last folded into rows (a 1-D ``a`` is one row)."""
+    return a.reshape(-1, a.shape[-1])
 
 
 def _check_shapes(x, weight, bias):

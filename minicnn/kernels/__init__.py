@@ -14,6 +14,7 @@ Everything here takes and returns raw arrays, never Tensors: autograd lives one 
 """
 import importlib.util
 import os
+import sys
 
 from ..backend import backend_of
 from . import reference
@@ -22,13 +23,27 @@ from .reference import output_size
 __all__ = [
     "face", "output_size", "im2col", "col2im", "conv2d", "conv_transpose2d", "conv2d_weight",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "matmul", "sigmoid", "sigmoid_backward",
 ]
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
+# PyTorch brings its own OpenMP runtime, which reads OMP_WAIT_POLICY when PyTorch is imported
+# and which Numba's "omp" threads then share. Imported before minicnn, it left them spinning
+# and a LeNet step took 4× the CPU time; Numba's own "workqueue" threads never spin.
+_USER_CHOSE = {"OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER"} & set(os.environ)
+if _HAVE_NUMBA and "torch" in sys.modules and not _USER_CHOSE:
+    import numba
+    numba.config.THREADING_LAYER = "workqueue"  # read when Numba starts its threads
+
 # Numba's OpenMP threads would otherwise spin for a while after each parallel loop and slow
 # the BLAS matrix product that follows on the same cores; this must precede the first loop.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The Numba face calls BLAS (SciPy's OpenBLAS, loaded on first use, after this line) from
+# inside its own threads, one matrix product per thread: BLAS itself must then use one thread,
+# or the threads oversubscribe the cores (docs/performance.md). NumPy's own BLAS, loaded
+# before this line, keeps whatever OPENBLAS_NUM_THREADS said when NumPy was imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def face(array):
@@ -87,3 +102,18 @@ def avg_pool2d_backward(grad_y, x_shape, kernel_size, stride, padding):
     """dL/dx of average pooling: each window spreads its gradient evenly."""
     return face(grad_y).avg_pool2d_backward(grad_y, tuple(x_shape), kernel_size, stride,
                                             padding)
+
+
+def matmul(a, b):
+    """The matrix product a · b of 2-D arrays (transposed views welcome)."""
+    return face(a).matmul(a, b)
+
+
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e^-x) elementwise, without overflow."""
+    return face(x).sigmoid(x)
+
+
+def sigmoid_backward(grad, y):
+    """dL/dx of the sigmoid from dL/dy and its output y: dL/dy · y(1 − y)."""
+    return face(grad).sigmoid_backward(grad, y)

@@ -1,11 +1,13 @@
 """The CPU face of the hot loops: Numba-compiled, multi-threaded, same answers as reference.py.
 
-Every public function here has the signature of its twin in ``reference.py``. Set
-``NUMBA_DISABLE_JIT=1`` to run these loops as plain Python and step through them.
+Every public function here has the signature of its twin in ``reference.py``; the pooling
+loops live in ``_numba_pooling.py`` and the dense layers' in ``_numba_dense.py``, and this
+module hands them on. Set ``NUMBA_DISABLE_JIT=1`` to run the loops as plain Python and step
+through them.
 Idea: the loops of reference.py written out element by element (minitorch's fast ops;
 Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler").
 
-Three pieces of craft, each measured on a 2-core machine (docs/performance.md):
+Four pieces of craft, each measured on a 2-core machine (docs/performance.md):
 
 * Inner loops index a row *view* with the loop counter (``row[p]``, never ``x[n, c, a + p]``):
   Numba then knows the index is not negative, and LLVM turns the loop into SIMD loads instead
@@ -14,80 +16,116 @@ Three pieces of craft, each measured on a 2-core machine (docs/performance.md):
   padded image is flattened, and output pixel p of tap (i, j) reads input p + i·Wp + j. Every
   tap is one long, contiguous multiply-add (eight taps per pass, so each load and store of
   the accumulator row serves eight of them), and the few columns that straddle two rows are
-  computed and dropped. Wide channels use im2col + one BLAS matrix product instead, a batch
-  slice at a time so the columns never take more than CHUNK_BYTES. Numba runs without
-  fastmath, so no loop relies on reordering a floating-point sum.
-* BLAS and Numba take turns on the same cores. Numba's OpenMP threads are told to sleep,
-  not spin, between loops (``OMP_WAIT_POLICY=PASSIVE``, set in ``kernels/__init__.py``
-  unless you set it yourself), so they never steal cycles from a matrix product.
+  computed and dropped.
+* Wide channels, and every weight gradient, use im2col + BLAS, fused: each task of one
+  parallel loop unfolds a chunk of images into columns that fit the core's L2 cache
+  (CHUNK_BYTES) and multiplies them at once, calling BLAS from inside Numba's thread. So
+  the columns never travel to main memory, and Numba and BLAS never hand the cores to each
+  other. (A weight gradient whose dY is small splits the rows of its result instead of
+  the batch, so that no task sums a large partial result.) BLAS must then use one thread per call: ``kernels/__init__.py`` sets
+  OPENBLAS_NUM_THREADS=1 before SciPy's OpenBLAS (the one Numba calls) loads.
+* Numba's OpenMP threads sleep, not spin, between loops (``OMP_WAIT_POLICY=PASSIVE``, also
+  set in ``kernels/__init__.py`` unless you set it yourself): on a machine whose cores are
+  busy, spinning threads took 4× the CPU time of a LeNet step.
+
+No loop relies on reordering a floating-point sum, and no result depends on the number of
+threads: the weight gradient's partial sums are grouped by the shapes alone.
 """
 import numpy as np
 from numba import njit, prange
 
-from . import reference
+from ._numba_dense import matmul, sigmoid, sigmoid_backward  # noqa: F401  (this face's dense layers)
+from ._numba_pooling import (avg_pool2d, avg_pool2d_backward, max_pool2d,  # noqa: F401  (and pooling)
+                            max_pool2d_backward)
 from .reference import output_size
 
-CHUNK_BYTES = 1 << 25  # columns of one batch slice: at most 32 MB, so memory stays bounded
+CHUNK_BYTES = 1 << 20  # columns of one chunk of images: about one core's L2 cache
+PARTIAL_BYTES = 1 << 25  # partial weight gradients kept at once: at most 32 MB
+MIN_COLUMNS = 256  # a chunk's GEMM gets at least this many columns (OpenBLAS slows below)
 DIRECT_MAX_CHANNEL_PAIRS = 128  # C_in·C_out up to this: direct loop beats im2col + GEMM
-DIRECT_WEIGHT_MAX_CHANNEL_PAIRS = 16  # the same for the weight gradient (a reduction)
 
 
 # ---------------------------------------------------------------- im2col and col2im
 
-@njit(parallel=True, cache=True)
-def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, cols):
+@njit(cache=True)
+def _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, first, cols):
+    # cols[r − first, (n, oh, ow)] = x[n, c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] for the rows
+    # r = (c, i, j) from first on, or pad_value outside the image: one guarded copy per element
     n_img, channels, height, width = x.shape
-    out_h, out_w = cols.shape[4], cols.shape[5]
-    for r in prange(channels * kh * kw):
+    for r in range(first, first + cols.shape[0]):
         c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+        row = cols[r - first]
         for n in range(n_img):
             for oh in range(out_h):
                 h = oh * sh - ph + i * dh
+                dst = row[(n * out_h + oh) * out_w:]
                 for ow in range(out_w):
                     w = ow * sw - pw + j * dw
-                    if 0 <= h < height and 0 <= w < width:
-                        cols[c, i, j, n, oh, ow] = x[n, c, h, w]
-                    else:
-                        cols[c, i, j, n, oh, ow] = pad_value
+                    dst[ow] = x[n, c, h, w] if 0 <= h < height and 0 <= w < width else pad_value
+
+
+@njit(cache=True)
+def _unfold(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, cols):
+    # every row of im2col(x) into cols
+    _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, 0, cols)
+
+
+@njit(cache=True)
+def _fold(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, out):
+    # the adjoint of _unfold: out[n, c, h, w] = the sum of the column entries taken from (h, w)
+    n_img, channels, height, width = out.shape
+    out[:] = 0
+    for r in range(channels * kh * kw):
+        c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+        row = cols[r]
+        for n in range(n_img):
+            plane = out[n, c]
+            for oh in range(out_h):
+                h = oh * sh - ph + i * dh
+                if 0 <= h < height:
+                    src = row[(n * out_h + oh) * out_w:]
+                    for ow in range(out_w):
+                        w = ow * sw - pw + j * dw
+                        if 0 <= w < width:
+                            plane[h, w] += src[ow]
 
 
 @njit(parallel=True, cache=True)
-def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out):
-    n_img, channels, height, width = out.shape
-    out_h, out_w = cols.shape[4], cols.shape[5]
-    for t in prange(n_img * channels):
-        n, c = t // channels, t % channels
-        plane = out[n, c]
-        plane[:] = 0
-        for i in range(kh):
-            for j in range(kw):
-                for oh in range(out_h):
-                    h = oh * sh - ph + i * dh
-                    for ow in range(out_w):
-                        w = ow * sw - pw + j * dw
-                        if 0 <= h < height and 0 <= w < width:
-                            plane[h, w] += cols[c, i, j, n, oh, ow]
+def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, cols):
+    plane = out_h * out_w
+    for n in prange(x.shape[0]):  # image n fills the columns n·OH·OW ... (n+1)·OH·OW − 1
+        _unfold(x[n:n + 1], kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w,
+                cols[:, n * plane:(n + 1) * plane])
+
+
+@njit(parallel=True, cache=True)
+def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, out):
+    plane = out_h * out_w
+    for n in prange(out.shape[0]):
+        _fold(cols[:, n * plane:(n + 1) * plane], kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w,
+              out[n:n + 1])
+
+
+def _out_hw(shape, kernel_size, stride, padding, dilation):
+    return tuple(output_size(shape[2 + a], kernel_size[a], stride[a], padding[a], dilation[a])
+                 for a in (0, 1))
 
 
 def im2col(x, kernel_size, stride, padding, dilation, pad_value=0.0):
     """Unfold receptive fields into columns (C·kh·kw, N·OH·OW); see reference.im2col."""
     x = np.ascontiguousarray(x)
-    n, c, h, w = x.shape
-    out_hw = (output_size(h, kernel_size[0], stride[0], padding[0], dilation[0]),
-              output_size(w, kernel_size[1], stride[1], padding[1], dilation[1]))
-    cols = np.empty((c,) + tuple(kernel_size) + (n,) + out_hw, dtype=x.dtype)
-    _im2col(x, *kernel_size, *stride, *padding, *dilation, x.dtype.type(pad_value), cols)
-    return cols.reshape(c * kernel_size[0] * kernel_size[1], -1)
+    out_hw = _out_hw(x.shape, kernel_size, stride, padding, dilation)
+    rows = x.shape[1] * kernel_size[0] * kernel_size[1]
+    cols = np.empty((rows, x.shape[0] * out_hw[0] * out_hw[1]), dtype=x.dtype)
+    _im2col(x, *kernel_size, *stride, *padding, *dilation, x.dtype.type(pad_value), *out_hw, cols)
+    return cols
 
 
 def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     """Fold columns back onto an image, adding overlaps; see reference.col2im."""
-    n, c, h, w = x_shape
-    out_hw = (output_size(h, kernel_size[0], stride[0], padding[0], dilation[0]),
-              output_size(w, kernel_size[1], stride[1], padding[1], dilation[1]))
-    cols = np.ascontiguousarray(cols).reshape((c,) + tuple(kernel_size) + (n,) + out_hw)
     out = np.empty(x_shape, dtype=cols.dtype)
-    _col2im(cols, *kernel_size, *stride, *padding, *dilation, out)
+    _col2im(np.ascontiguousarray(cols), *kernel_size, *stride, *padding, *dilation,
+            *_out_hw(x_shape, kernel_size, stride, padding, dilation), out)
     return out
 
 
@@ -150,27 +188,8 @@ def _conv_transpose2d_direct(wide_x, weight, span, row_len, dh, dw, wide_out):
                             dst[p] += w * row[p]
 
 
-@njit(parallel=True, cache=True)
-def _conv2d_weight_direct(wide_x, wide_g, span, row_len, dh, dw, grad_w):
-    # grad_w[o, c, i, j] = Σ_n Σ_p wide_g[n, o, p] · wide_x[n, c, i·dh·row_len + j·dw + p],
-    # summed lane by lane into acc (SIMD without reordering a scalar sum), then acc.sum()
-    n_img = wide_x.shape[0]
-    c_out, c_in, kh, kw = grad_w.shape
-    for t in prange(c_out * c_in):
-        o, c = t // c_in, t % c_in
-        acc = np.empty(span, dtype=grad_w.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                acc[:] = 0
-                for n in range(n_img):
-                    row, g = wide_x[n, c, i * dh * row_len + j * dw:], wide_g[n, o]
-                    for p in range(span):
-                        acc[p] += g[p] * row[p]
-                grad_w[o, c, i, j] = acc.sum()
-
-
-def _direct_pays_off(c_in, c_out, stride, limit=DIRECT_MAX_CHANNEL_PAIRS):
-    return tuple(stride) == (1, 1) and c_in * c_out <= limit
+def _direct_pays_off(c_in, c_out, stride):
+    return tuple(stride) == (1, 1) and c_in * c_out <= DIRECT_MAX_CHANNEL_PAIRS
 
 
 def _wide_image(x, padding):
@@ -209,33 +228,100 @@ def _direct_conv(x, weight, padding, dilation):
     return np.ascontiguousarray(wide_y.reshape(n, c_out, out_hw[0], row_len)[..., :out_hw[1]])
 
 
-# ---------------------------------------------------------------- convolution products
+# ---------------------------------------------------------------- convolution by im2col + GEMM
 
-def _batch_slices(n, bytes_per_image):
-    step = max(1, CHUNK_BYTES // max(1, bytes_per_image))
-    return [slice(start, start + step) for start in range(0, n, step)]
+@njit(parallel=True, cache=True)
+def _conv2d_gemm(x, weight, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y):
+    # per chunk of images: unfold into columns, multiply by the (C_out, C·kh·kw) weights,
+    # copy each image's rows of the product into y
+    n_img = x.shape[0]
+    c_out, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
+    rows, plane = weight.shape[1], out_h * out_w
+    for b in prange((n_img + chunk - 1) // chunk):
+        n0, m = b * chunk, min(chunk, n_img - b * chunk)
+        cols = np.empty((rows, m * plane), dtype=x.dtype)
+        _unfold(x[n0:n0 + m], kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, cols)
+        product = np.dot(weight, cols)
+        for k in range(m):
+            y[n0 + k].reshape(c_out, plane)[:] = product[:, k * plane:(k + 1) * plane]
 
 
-def _column_bytes(x, kernel_size, out_hw):
-    return x.shape[1] * kernel_size[0] * kernel_size[1] * out_hw[0] * out_hw[1] * x.itemsize
+@njit(parallel=True, cache=True)
+def _conv_transpose2d_gemm(x, weight_t, kh, kw, sh, sw, ph, pw, dh, dw, chunk, out):
+    # per chunk: the images' channels side by side as rows, columns = Wᵀ · rows, folded onto out
+    n_img, in_h, in_w = x.shape[0], x.shape[2], x.shape[3]
+    for b in prange((n_img + chunk - 1) // chunk):
+        n0, m = b * chunk, min(chunk, n_img - b * chunk)
+        _fold(np.dot(weight_t, _side_by_side(x, n0, m)), kh, kw, sh, sw, ph, pw, dh, dw, in_h, in_w,
+              out[n0:n0 + m])
+
+
+@njit(parallel=True, cache=True)
+def _conv2d_weight_gemm(x, grad_y, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, group, partial):
+    # partial[g] = Σ over the chunks of group g of columns_chunk · dY_chunkᵀ (K × C_out, the
+    # orientation OpenBLAS runs faster); the grouping depends on the shapes only, so the sum's
+    # order (and its rounding) never changes
+    n_img, c_out, out_h, out_w = grad_y.shape
+    rows, plane = partial.shape[1], out_h * out_w
+    n_chunks = (n_img + chunk - 1) // chunk
+    for g in prange(partial.shape[0]):
+        partial[g] = 0
+        for b in range(g * group, min(n_chunks, (g + 1) * group)):
+            n0, m = b * chunk, min(chunk, n_img - b * chunk)
+            cols = np.empty((rows, m * plane), dtype=x.dtype)
+            _unfold(x[n0:n0 + m], kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, cols)
+            partial[g] += np.dot(cols, _side_by_side(grad_y, n0, m).T)
+
+
+@njit(parallel=True, cache=True)
+def _conv2d_weight_rows(x, grad_y, kh, kw, sh, sw, ph, pw, dh, dw, zero, block, grad_w):
+    # grad_w[:, r] = dY · columns[r]ᵀ over the whole batch, a block of rows r = (c, i, j) per
+    # task: for small images, where dY is small and the (C_out × K) result is not
+    n_img, c_out, out_h, out_w = grad_y.shape
+    rows = grad_w.shape[1]
+    dy = _side_by_side(grad_y, 0, n_img)
+    for b in prange((rows + block - 1) // block):
+        r0, r1 = b * block, min(rows, (b + 1) * block)
+        cols = np.empty((r1 - r0, n_img * out_h * out_w), dtype=x.dtype)
+        _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, r0, cols)
+        grad_w[:, r0:r1] = np.dot(dy, cols.T)
+
+
+@njit(cache=True)
+def _side_by_side(a, n0, m):
+    # images n0 .. n0+m-1 of a (N, C, H, W) as one (C, m·H·W) matrix: channel rows, images side by side
+    channels, plane = a.shape[1], a.shape[2] * a.shape[3]
+    out = np.empty((channels, m * plane), dtype=a.dtype)
+    for k in range(m):
+        out[:, k * plane:(k + 1) * plane] = a[n0 + k].reshape(channels, plane)
+    return out
+
+
+def _images_per_chunk(n, bytes_per_image, plane):
+    """Images per chunk: their columns fit CHUNK_BYTES, yet give the GEMM MIN_COLUMNS columns."""
+    wanted = max(CHUNK_BYTES // max(1, bytes_per_image), -(-MIN_COLUMNS // plane), 1)
+    chunks = -(-n // min(n, wanted))
+    return -(-n // chunks)  # the same number of chunks, evened out
 
 
 def conv2d(x, weight, stride, padding, dilation):
-    """y = conv2d(x, W): direct loop for few channels, else im2col + GEMM per batch slice."""
-    n, c, h, w = x.shape
-    kernel_size = weight.shape[2:]
-    out_hw = (output_size(h, kernel_size[0], stride[0], padding[0], dilation[0]),
-              output_size(w, kernel_size[1], stride[1], padding[1], dilation[1]))
-    if _direct_pays_off(c, weight.shape[0], stride):
+    """y = conv2d(x, W): direct loop for few channels, else im2col + GEMM per chunk of images."""
+    x = np.ascontiguousarray(x)
+    c_out, c_in, kh, kw = weight.shape
+    if _direct_pays_off(c_in, c_out, stride):
         return _direct_conv(x, weight, padding, dilation)
-    y = np.empty((n, weight.shape[0]) + out_hw, dtype=x.dtype)
-    for part in _batch_slices(n, _column_bytes(x, kernel_size, out_hw)):
-        y[part] = reference.conv2d(x[part], weight, stride, padding, dilation, im2col=im2col)
+    out_hw = _out_hw(x.shape, (kh, kw), stride, padding, dilation)
+    y = np.empty((x.shape[0], c_out) + out_hw, dtype=x.dtype)
+    chunk = _images_per_chunk(x.shape[0], c_in * kh * kw * out_hw[0] * out_hw[1] * x.itemsize,
+                              out_hw[0] * out_hw[1])
+    _conv2d_gemm(x, np.ascontiguousarray(weight.reshape(c_out, -1)), kh, kw, *stride, *padding,
+                 *dilation, x.dtype.type(0), chunk, y)
     return y
 
 
 def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     """y = col2im(Wᵀ · x), the input gradient of conv2d; see reference.conv_transpose2d."""
+    x = np.ascontiguousarray(x)
     n, c_in = x.shape[:2]
     c_out, kernel_size = weight.shape[1], weight.shape[2:]
     if _direct_pays_off(c_in, c_out, stride):
@@ -249,136 +335,30 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
         return np.ascontiguousarray(wide_out[:, :, padding[0]:padding[0] + out_hw[0],
                                              padding[1]:padding[1] + out_hw[1]])
     out = np.empty((n, c_out) + tuple(out_hw), dtype=x.dtype)
-    image_bytes = c_out * kernel_size[0] * kernel_size[1] * x.shape[2] * x.shape[3] * x.itemsize
-    for part in _batch_slices(n, image_bytes):
-        out[part] = reference.conv_transpose2d(x[part], weight, out_hw, stride, padding,
-                                               dilation, col2im=col2im)
+    rows = c_out * kernel_size[0] * kernel_size[1]
+    chunk = _images_per_chunk(n, rows * x.shape[2] * x.shape[3] * x.itemsize, x.shape[2] * x.shape[3])
+    _conv_transpose2d_gemm(x, np.ascontiguousarray(weight.reshape(c_in, rows).T), *kernel_size,
+                           *stride, *padding, *dilation, chunk, out)
     return out
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
-    """dW = dY · im2col(x)ᵀ, summed over batch slices; see reference.conv2d_weight."""
+    """dW = dY · im2col(x)ᵀ, summed over chunks of images; see reference.conv2d_weight."""
+    x, grad_y = np.ascontiguousarray(x), np.ascontiguousarray(grad_y)
     n, c = x.shape[:2]
     c_out = grad_y.shape[1]
-    if _direct_pays_off(c, c_out, stride, DIRECT_WEIGHT_MAX_CHANNEL_PAIRS):
-        wide_x, row_len = _wide_image(x, padding)
-        grad_w = np.empty((c_out, c) + tuple(kernel_size), dtype=x.dtype)
-        _conv2d_weight_direct(wide_x, _wide_grad(grad_y, row_len),
-                              _span(grad_y.shape[2:], row_len), row_len, *dilation, grad_w)
-        return grad_w
-    grad_w = None
-    for part in _batch_slices(n, _column_bytes(x, kernel_size, grad_y.shape[2:])):
-        piece = reference.conv2d_weight(x[part], grad_y[part], kernel_size, stride, padding,
-                                        dilation, im2col=im2col)
-        grad_w = piece if grad_w is None else grad_w + piece
-    return grad_w
-
-
-# ---------------------------------------------------------------- pooling
-
-@njit(parallel=True, cache=True)
-def _max_pool(x, kh, kw, sh, sw, ph, pw, y, argmax):
-    n_img, channels, height, width = x.shape
-    out_h, out_w = y.shape[2], y.shape[3]
-    for t in prange(n_img * channels):
-        n, c = t // channels, t % channels
-        plane = x[n, c]
-        for oh in range(out_h):
-            top = max(oh * sh - ph, 0)
-            bottom = min(oh * sh - ph + kh, height)
-            for ow in range(out_w):
-                left = max(ow * sw - pw, 0)
-                right = min(ow * sw - pw + kw, width)
-                best, where = plane[top, left], top * width + left
-                for h in range(top, bottom):
-                    for w in range(left, right):
-                        # a larger value or a NaN wins, chosen without a branch (random data
-                        # would mispredict most of them)
-                        v = plane[h, w]
-                        wins = (v > best) | (v != v)
-                        best = v if wins else best
-                        where = h * width + w if wins else where
-                y[n, c, oh, ow] = best
-                argmax[n, c, oh, ow] = where
-
-
-@njit(parallel=True, cache=True)
-def _max_pool_backward(grad_y, argmax, grad_x):
-    n_img, channels = grad_y.shape[0], grad_y.shape[1]
-    for t in prange(n_img * channels):
-        n, c = t // channels, t % channels
-        plane, g, where = grad_x[n, c].reshape(-1), grad_y[n, c].reshape(-1), argmax[n, c].reshape(-1)
-        plane[:] = 0
-        for k in range(g.shape[0]):
-            plane[where[k]] += g[k]
-
-
-@njit(parallel=True, cache=True)
-def _avg_pool(x, kh, kw, sh, sw, ph, pw, taps, y):
-    n_img, channels, height, width = x.shape
-    out_h, out_w = y.shape[2], y.shape[3]
-    for t in prange(n_img * channels):
-        n, c = t // channels, t % channels
-        plane = x[n, c]
-        for oh in range(out_h):
-            top = oh * sh - ph
-            for ow in range(out_w):
-                left = ow * sw - pw
-                total = taps * 0
-                for h in range(max(top, 0), min(top + kh, height)):
-                    for w in range(max(left, 0), min(left + kw, width)):
-                        total += plane[h, w]
-                y[n, c, oh, ow] = total / taps
-
-
-@njit(parallel=True, cache=True)
-def _avg_pool_backward(grad_y, kh, kw, sh, sw, ph, pw, taps, grad_x):
-    n_img, channels, height, width = grad_x.shape
-    out_h, out_w = grad_y.shape[2], grad_y.shape[3]
-    for t in prange(n_img * channels):
-        n, c = t // channels, t % channels
-        plane = grad_x[n, c]
-        plane[:] = 0
-        for oh in range(out_h):
-            top = oh * sh - ph
-            for ow in range(out_w):
-                left = ow * sw - pw
-                share = grad_y[n, c, oh, ow] / taps
-                for h in range(max(top, 0), min(top + kh, height)):
-                    for w in range(max(left, 0), min(left + kw, width)):
-                        plane[h, w] += share
-
-
-def max_pool2d(x, kernel_size, stride, padding):
-    """Window maxima and their flat input indices; see reference.max_pool2d."""
-    x = np.ascontiguousarray(x)
-    shape = reference._pooled_shape(x.shape, kernel_size, stride, padding)
-    y, argmax = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
-    _max_pool(x, *kernel_size, *stride, *padding, y, argmax)
-    return y, argmax
-
-
-def max_pool2d_backward(grad_y, argmax, x_shape, kernel_size, stride, padding):
-    """Route each window's gradient to its winner; see reference.max_pool2d_backward."""
-    grad_x = np.empty(x_shape, dtype=grad_y.dtype)
-    _max_pool_backward(np.ascontiguousarray(grad_y), np.ascontiguousarray(argmax), grad_x)
-    return grad_x
-
-
-def avg_pool2d(x, kernel_size, stride, padding):
-    """Window means, padding counted; see reference.avg_pool2d."""
-    x = np.ascontiguousarray(x)
-    shape = reference._pooled_shape(x.shape, kernel_size, stride, padding)
-    y = np.empty(shape, dtype=x.dtype)
-    taps = x.dtype.type(kernel_size[0] * kernel_size[1])
-    _avg_pool(x, *kernel_size, *stride, *padding, taps, y)
-    return y
-
-
-def avg_pool2d_backward(grad_y, x_shape, kernel_size, stride, padding):
-    """Spread each window's gradient evenly; see reference.avg_pool2d_backward."""
-    grad_x = np.empty(x_shape, dtype=grad_y.dtype)
-    taps = grad_y.dtype.type(kernel_size[0] * kernel_size[1])
-    _avg_pool_backward(np.ascontiguousarray(grad_y), *kernel_size, *stride, *padding, taps,
-                       grad_x)
-    return grad_x
+    rows = c * kernel_size[0] * kernel_size[1]
+    settings = (*kernel_size, *stride, *padding, *dilation, x.dtype.type(0))
+    if grad_y.nbytes <= CHUNK_BYTES:  # small dY: split the rows of the result, not the batch
+        grad_w = np.empty((c_out, rows), dtype=x.dtype)
+        block = max(1, CHUNK_BYTES // max(1, grad_y.nbytes // c_out))
+        _conv2d_weight_rows(x, grad_y, *settings, block, grad_w)
+        return grad_w.reshape((c_out, c) + tuple(kernel_size))
+    plane = grad_y.shape[2] * grad_y.shape[3]
+    chunk = _images_per_chunk(n, rows * plane * x.itemsize, plane)
+    n_chunks = -(-n // chunk)
+    groups = max(1, min(n_chunks, PARTIAL_BYTES // (c_out * rows * x.itemsize)))
+    group = -(-n_chunks // groups)
+    partial = np.empty((-(-n_chunks // group), rows, c_out), dtype=x.dtype)
+    _conv2d_weight_gemm(x, grad_y, *settings, chunk, group, partial)
+    return np.ascontiguousarray(partial.sum(axis=0).T).reshape((c_out, c) + tuple(kernel_size))

@@ -1,4 +1,5 @@
-"""The readable face of every hot loop: im2col/col2im, convolution as one GEMM, pooling.
+"""The readable face of every hot loop: im2col/col2im, convolution as one GEMM, pooling, and the
+matrix product and sigmoid of the dense layers.
 
 Plain array code on ``xp`` (NumPy or CuPy), so it runs on either backend. This is the
 file to read to learn how the kernels work; ``cpu_numba.py`` and ``gpu_cupy.py`` compute
@@ -159,3 +160,23 @@ def avg_pool2d_backward(grad_y, x_shape, kernel_size, stride, padding):
     cols = xp.broadcast_to(share, (taps, share.shape[1]))
     grad_x = col2im(cols, (n * c, 1, h, w), kernel_size, stride, padding, (1, 1))
     return grad_x.reshape(x_shape)
+
+
+def matmul(a, b):
+    """The matrix product a · b of two 2-D arrays (the fully connected layer's work, d2l §3.4)."""
+    return a @ b
+
+
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e^-x), computed as e^-|x| so nothing overflows (d2l §5.1.2).
+
+    For x ≥ 0 that is 1 / (1 + z) and for x < 0 it is z / (1 + z), with z = e^-|x| ≤ 1.
+    """
+    xp = get_array_module(x)
+    z = xp.exp(-abs(x))
+    return xp.where(x >= 0, 1, z) / (1 + z)
+
+
+def sigmoid_backward(grad, y):
+    """dL/dx of the sigmoid from its output y: dL/dy · σ(x)(1 − σ(x))."""
+    return grad * y * (1 - y)

@@ -1,0 +1,139 @@
+"""The speed-ups of the Numba face agree with the readable reference (docs/performance.md).
+
+Each fast path is forced on small inputs: the convolution's chunks of images and groups of
+partial weight gradients by shrinking the byte budgets, the tiling average pool by windows
+equal to their stride, the weight gradient's two orders of work (rows of the result, or
+chunks of the batch) by the size of dY.
+"""
+import numba
+import numpy as np
+import pytest
+
+from minicnn import kernels
+from minicnn.kernels import cpu_numba, reference
+
+pytestmark = pytest.mark.filterwarnings("ignore::numba.NumbaPerformanceWarning")
+
+ONE = (1, 1)
+
+
+def conv_products(face, x, weight, grad_y, stride, padding, dilation=ONE):
+    return (face.conv2d(x, weight, stride, padding, dilation),
+            face.conv_transpose2d(grad_y, weight, x.shape[2:], stride, padding, dilation),
+            face.conv2d_weight(x, grad_y, weight.shape[2:], stride, padding, dilation))
+
+
+def random_conv(rng, n, c_in, c_out, size, kernel, stride, padding, dilation=ONE, dtype=np.float64):
+    x = rng.standard_normal((n, c_in, size, size - 1)).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in) + kernel).astype(dtype)
+    out_hw = [reference.output_size(x.shape[2 + a], kernel[a], stride[a], padding[a], dilation[a])
+              for a in (0, 1)]
+    return x, weight, rng.standard_normal((n, c_out, *out_hw)).astype(dtype)
+
+
+@pytest.mark.parametrize("chunk_bytes, partial_bytes", [(1 << 20, 1 << 25), (4096, 1 << 25), (4096, 2048)])
+@pytest.mark.parametrize("stride, padding, dilation", [(ONE, ONE, ONE), ((2, 1), (0, 2), ONE),
+                                                        ((1, 2), ONE, (2, 1))])
+def test_gemm_convolution_in_chunks_agrees(monkeypatch, rng, chunk_bytes, partial_bytes, stride,
+                                           padding, dilation):
+    # 12 × 11 channels take the im2col + GEMM path; tiny budgets split the batch into chunks
+    # of one image and the weight gradient into several groups of partial sums
+    monkeypatch.setattr(cpu_numba, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(cpu_numba, "PARTIAL_BYTES", partial_bytes)
+    monkeypatch.setattr(cpu_numba, "MIN_COLUMNS", 1)
+    args = random_conv(rng, 5, 12, 11, 9, (3, 2), stride, padding, dilation)
+    for got, expected in zip(conv_products(cpu_numba, *args, stride, padding, dilation),
+                             conv_products(reference, *args, stride, padding, dilation)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [1, 7, 40])
+def test_weight_gradient_by_rows_and_by_batch_chunks_agree(monkeypatch, rng, n):
+    x, weight, grad_y = random_conv(rng, n, 9, 16, 6, (3, 3), ONE, ONE, dtype=np.float32)
+    expected = reference.conv2d_weight(x.astype(np.float64), grad_y.astype(np.float64), (3, 3),
+                                       ONE, ONE, ONE)
+    results = []
+    for chunk_bytes in (1 << 24, 512):  # dY fits: split the result's rows; it does not: the batch
+        monkeypatch.setattr(cpu_numba, "CHUNK_BYTES", chunk_bytes)
+        results.append(cpu_numba.conv2d_weight(x, grad_y, (3, 3), ONE, ONE, ONE))
+    for got in results:
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("n", [1, 17, 40])
+def test_lenet_conv1_weight_gradient_agrees(rng, n):
+    # one input channel, whose forward takes the direct loop: its weight gradient is a GEMM
+    x, weight, grad_y = random_conv(rng, n, 1, 6, 10, (5, 5), ONE, (2, 2))
+    np.testing.assert_allclose(cpu_numba.conv2d_weight(x, grad_y, (5, 5), ONE, (2, 2), ONE),
+                               reference.conv2d_weight(x, grad_y, (5, 5), ONE, (2, 2), ONE),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_weight_gradient_does_not_depend_on_the_thread_count(rng):
+    x, weight, grad_y = random_conv(rng, 40, 12, 11, 9, (3, 3), ONE, ONE, dtype=np.float32)
+    small = random_conv(rng, 40, 1, 6, 10, (5, 5), ONE, ONE, dtype=np.float32)
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            results.append((cpu_numba.conv2d_weight(x, grad_y, (3, 3), ONE, ONE, ONE),
+                            cpu_numba.conv2d_weight(small[0], small[2], (5, 5), ONE, ONE, ONE)))
+    finally:
+        numba.set_num_threads(before)
+    for gemm, direct in results[1:]:
+        np.testing.assert_array_equal(gemm, results[0][0])
+        np.testing.assert_array_equal(direct, results[0][1])
+
+
+@pytest.mark.parametrize("shape, kernel", [((3, 2, 8, 8), (2, 2)), ((2, 3, 7, 9), (2, 2)),
+                                           ((2, 3, 9, 7), (3, 2)), ((4, 5, 3, 3), (3, 3))])
+def test_tiling_average_pool_agrees(rng, shape, kernel):
+    # stride = kernel, no padding; odd sizes leave rows and columns that no window covers
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = cpu_numba.avg_pool2d(x, kernel, kernel, (0, 0))
+    np.testing.assert_allclose(y, reference.avg_pool2d(x, kernel, kernel, (0, 0)), rtol=1e-6, atol=1e-6)
+    grad_y = rng.standard_normal(y.shape).astype(np.float32)
+    grad_x = cpu_numba.avg_pool2d_backward(grad_y, shape, kernel, kernel, (0, 0))
+    assert grad_x.dtype == np.float32
+    np.testing.assert_allclose(grad_x, reference.avg_pool2d_backward(grad_y, shape, kernel, kernel, (0, 0)),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_agrees_and_keeps_its_dtype(rng, dtype):
+    x = (rng.standard_normal((4, 3, 5, 6)) * 30).astype(dtype)
+    x[0, 0, 0, :4] = [-1000, 1000, 0, np.nan]
+    y = cpu_numba.sigmoid(x[:, :, ::2])  # a strided view
+    expected = reference.sigmoid(x[:, :, ::2])
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
+    grad = rng.standard_normal(y.shape).astype(dtype)
+    got = cpu_numba.sigmoid_backward(grad, y)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, reference.sigmoid_backward(grad, y))
+
+
+def test_sigmoid_of_integers_falls_back_to_the_reference():
+    x = np.array([-2, 0, 3])
+    np.testing.assert_allclose(cpu_numba.sigmoid(x), 1 / (1 + np.exp(-x.astype(float))))
+
+
+def test_matmul_agrees_on_transposed_views_and_keeps_float32(rng):
+    a = rng.standard_normal((7, 5)).astype(np.float32)
+    b = rng.standard_normal((3, 5)).astype(np.float32)
+    for left, right in ((a, b.T), (b, a.T), (a.T, a), (a[::2], b[:, ::-1].T[::-1])):
+        got = cpu_numba.matmul(left, right)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, left @ right, rtol=1e-5, atol=1e-6)
+    mixed = cpu_numba.matmul(a, b.T.astype(np.float64))
+    assert mixed.dtype == np.float64  # NumPy's promotion, as the reference
+
+
+def test_dispatcher_sends_numpy_arrays_to_the_numba_face(monkeypatch, rng):
+    x = rng.standard_normal((3, 4))
+    monkeypatch.delenv("MINICNN_NUMBA", raising=False)
+    np.testing.assert_allclose(kernels.sigmoid(x), reference.sigmoid(x), rtol=1e-14)
+    np.testing.assert_allclose(kernels.matmul(x, x.T), x @ x.T, rtol=1e-12)
+    assert kernels.face(x).matmul is cpu_numba.matmul
