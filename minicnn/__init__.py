@@ -7,7 +7,7 @@ Start with ``autograd.py`` (Tensor, Function, backward), then ``functional/``
 from . import backend, functional, kernels, random
 from .autograd import Function, Tensor, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from . import data, nn, optim, serialization
+from . import data, nn, optim, profile, serialization
 from . import metrics, models, training
 from .serialization import load, save
 from .summary import summary

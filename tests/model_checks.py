@@ -4,6 +4,7 @@ one SGD step, and copying a PyTorch reference's weights in by position.
 import numpy
 
 import minicnn.functional as F
+from minicnn import backend
 from minicnn import random as mrandom
 from minicnn.autograd import Tensor, no_grad
 from minicnn.optim import SGD
@@ -87,8 +88,8 @@ def _central_difference(model, x, target, loss_fn, tensor, index, eps):
 
 def sgd_step_lowers_loss(model, x, target, loss_fn=F.cross_entropy, lr=0.01):
     """(loss before, loss after) one SGD step on the fixed batch, in training mode with a fixed dropout mask."""
-    model.train()
-    x = Tensor(x)
+    model.to(backend.current()).train()  # on the backend under test (numpy, or cupy)
+    x, target = Tensor(backend.asarray(x)), backend.asarray(target)
     optimizer = SGD(model.parameters(), lr=lr)
     before = _seeded_loss(model, x, target, loss_fn)
     optimizer.zero_grad()

@@ -156,7 +156,7 @@ def test_tiny_network_gradcheck(name, build, input_shape, rng):
     (tiny_vgg, (4, 1, 32, 32)),
     (lambda: models.nin(width=1 / 32), (4, 1, 67, 67)),
 ])
-def test_one_sgd_step_lowers_the_loss(build, input_shape, rng):
+def test_one_sgd_step_lowers_the_loss(build, input_shape, rng, backend_name):
     x, labels = batch(rng, input_shape, 10)
     before, after = sgd_step_lowers_loss(build(), x, labels)
     assert after < before

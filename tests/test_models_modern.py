@@ -243,7 +243,7 @@ def test_tiny_network_gradcheck(name, build, input_shape, loss_fn, rng):
     (tiny_densenet121, F.cross_entropy),
     (tiny_se_resnet18, F.cross_entropy),
 ])
-def test_one_sgd_step_lowers_the_loss(build, loss_fn, rng):
+def test_one_sgd_step_lowers_the_loss(build, loss_fn, rng, backend_name):
     x, labels = batch(rng, (8, 1, 64, 64), 10)
     before, after = sgd_step_lowers_loss(build(), x, labels, loss_fn=loss_fn)
     assert after < before
