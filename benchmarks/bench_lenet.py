@@ -5,11 +5,12 @@ threads; the two epochs are interleaved and the median of several runs is report
 minicnn is imported first: its kernels set OMP_WAIT_POLICY=PASSIVE, and PyTorch, imported
 after it, shares that setting (imported first, PyTorch's OpenMP runtime would also serve
 Numba's threads with the spinning default, and on a busy machine minicnn's step took 4×
-the CPU time). PyTorch is then timed twice more, alone in fresh processes: with the
+the CPU time). PyTorch is then timed four times more, alone in fresh processes: with the
 user's OMP_WAIT_POLICY and with PASSIVE (on a busy machine PASSIVE made PyTorch 12×
-faster). minicnn, too, is timed alone; the fresh processes take turns, contender after
+faster), each with glibc's defaults and with the kept memory minicnn asks for
+(``common.ALONE``). minicnn, too, is timed alone; the fresh processes take turns, contender after
 contender, so that a neighbour's load reaches all of them. Two ratios are printed: in one
-process, and alone against the faster PyTorch.
+process, and alone against the fastest PyTorch.
 Usage: python benchmarks/bench_lenet.py [--repeats 3] [--threads 2] [--blas-threads 1] [--memory]
 """
 import argparse
@@ -18,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import (blas_threads_from_args, clean_subprocess, copy_weights_to_torch,  # noqa: E402
+from common import (ALONE, TORCH_ALONE, blas_threads_from_args, clean_subprocess, copy_weights_to_torch,  # noqa: E402
                     interleaved_medians, machine, peak_rss_mib, set_threads, try_import_torch)
 
 EXAMPLES = 60000
@@ -104,13 +105,6 @@ def worker(args):
     print(json.dumps({"peak": peak_rss_mib(), "growth": peak_rss_mib() - before}))
 
 
-ALONE = {  # name: (worker, environment)
-    "minicnn alone": ("minicnn-time", {}),
-    "pytorch alone, user's OMP_WAIT_POLICY": ("torch-time", {}),
-    "pytorch alone, OMP_WAIT_POLICY=PASSIVE": ("torch-time", {"OMP_WAIT_POLICY": "PASSIVE"}),
-}
-
-
 def alone(args):
     """Each contender in a fresh process (one warm-up epoch, one timed), taking turns; medians."""
     argv = ["--threads", str(args.threads), "--batch-size", str(args.batch_size),
@@ -144,7 +138,7 @@ def main():
         print(f"  {name:42s} {seconds:7.2f} s  ({EXAMPLES / seconds:,.0f} examples/s)")
     if torch is not None:
         print(f"  ratio in one process: {times['minicnn'] / times['pytorch']:.2f}x; alone, against "
-              f"the faster PyTorch: {times['minicnn alone'] / min(times[k] for k in list(ALONE)[1:]):.2f}x")
+              f"the faster PyTorch: {times['minicnn alone'] / min(times[k] for k in TORCH_ALONE):.2f}x")
     print(f"  load average after: {os.getloadavg()[0]:.1f}")
     if args.memory:
         for side in ("minicnn-memory", "torch-memory"):

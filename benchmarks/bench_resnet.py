@@ -7,9 +7,10 @@ process, median of several. minicnn is imported first there: its kernels set
 OMP_WAIT_POLICY=PASSIVE, which PyTorch then shares (imported first, PyTorch's OpenMP runtime
 would serve Numba's threads too, with the spinning default). PyTorch is also timed alone in
 fresh processes, with the user's OMP_WAIT_POLICY and with PASSIVE (on a busy machine PASSIVE
-can make PyTorch several times faster), and so is minicnn; the fresh processes take turns,
+can make PyTorch several times faster), each with glibc's defaults and with the kept memory
+minicnn asks for (``common.ALONE``), and so is minicnn; the fresh processes take turns,
 contender after contender. Two ratios are printed: in one process, and alone against the
-faster PyTorch.
+fastest PyTorch.
 Usage: python benchmarks/bench_resnet.py [--repeats 5] [--threads 2] [--blas-threads 1]
                                          [--models resnet18 densenet] [--memory]
 """
@@ -19,7 +20,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import (blas_threads_from_args, clean_subprocess, copy_weights_to_torch,  # noqa: E402
+from common import (ALONE, TORCH_ALONE, blas_threads_from_args, clean_subprocess, copy_weights_to_torch,  # noqa: E402
                     interleaved_medians, machine, peak_rss_mib, set_threads, try_import_torch)
 
 MODELS = ("resnet18", "densenet")
@@ -159,13 +160,6 @@ def worker(args):
     print(json.dumps({"peak": peak_rss_mib(), "growth": peak_rss_mib() - before}))
 
 
-ALONE = {  # column: (worker, environment)
-    "minicnn alone": ("minicnn-time", {}),
-    "PyTorch alone": ("torch-time", {}),
-    "PyTorch alone, PASSIVE": ("torch-time", {"OMP_WAIT_POLICY": "PASSIVE"}),
-}
-
-
 def alone(args):
     """{column: {network: seconds}}: each contender in a fresh process, taking turns; medians."""
     argv = ["--threads", str(args.threads), "--batch-size", str(args.batch_size), "--size",
@@ -199,12 +193,12 @@ def main():
         columns["PyTorch"] = {n: together[f"pytorch {n}"] for n in args.models}
         columns.update(alone(args))
     print("| network | " + " | ".join(f"{c} (s)" for c in columns)
-          + (" | ratio, one process | ratio alone, vs faster PyTorch |" if torch else " |"))
+          + (" | ratio, one process | ratio alone, vs fastest PyTorch |" if torch else " |"))
     print("|---|" + "---:|" * (len(columns) + (2 if torch else 0)))
     for name in args.models:
         cells = [f"{columns[c][name]:.3f}" for c in columns]
         if torch is not None:
-            fastest = min(columns["PyTorch alone"][name], columns["PyTorch alone, PASSIVE"][name])
+            fastest = min(columns[column][name] for column in TORCH_ALONE)
             cells += [f"{columns['minicnn'][name] / columns['PyTorch'][name]:.2f}",
                       f"{columns['minicnn alone'][name] / fastest:.2f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")

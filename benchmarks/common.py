@@ -16,6 +16,22 @@ import time
 _USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
 
 
+# minicnn also asks glibc to keep freed memory (kernels/host_memory.py), which PyTorch in the
+# same process then enjoys; these variables give a fresh PyTorch process the same settings
+KEPT_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str((1 << 31) - 1)}
+
+# Each contender alone in fresh processes: {column: (worker, environment)}. PyTorch is timed
+# four ways, and the ratio is taken against the fastest (docs/performance.md says why).
+ALONE = {
+    "minicnn alone": ("minicnn-time", {}),
+    "PyTorch alone": ("torch-time", {}),
+    "PyTorch alone, PASSIVE": ("torch-time", {"OMP_WAIT_POLICY": "PASSIVE"}),
+    "PyTorch alone, kept memory": ("torch-time", KEPT_MEMORY),
+    "PyTorch alone, PASSIVE, kept memory": ("torch-time", {"OMP_WAIT_POLICY": "PASSIVE", **KEPT_MEMORY}),
+}
+TORCH_ALONE = [column for column in ALONE if column.startswith("PyTorch")]
+
+
 def machine():
     """One line naming the CPU, core count and date, for docs/performance.md."""
     cpu = platform.processor() or platform.machine()

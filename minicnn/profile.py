@@ -41,6 +41,8 @@ KERNEL_TYPES = {
     "max_pool2d": "pooling", "max_pool2d_backward": "pooling",
     "avg_pool2d": "pooling", "avg_pool2d_backward": "pooling",
     "sigmoid": "activations", "sigmoid_backward": "activations", "matmul": "linear",
+    "channel_sums": "conv bias, checks and copies", "channel_moments": "normalization (BatchNorm ...)",
+    "batch_norm": "normalization (BatchNorm ...)", "batch_norm_backward": "normalization (BatchNorm ...)",
 }
 # module of a Function subclass (its last dotted part) -> op type
 FUNCTION_TYPES = {

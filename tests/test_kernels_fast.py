@@ -137,3 +137,50 @@ def test_dispatcher_sends_numpy_arrays_to_the_numba_face(monkeypatch, rng):
     np.testing.assert_allclose(kernels.sigmoid(x), reference.sigmoid(x), rtol=1e-14)
     np.testing.assert_allclose(kernels.matmul(x, x.T), x @ x.T, rtol=1e-12)
     assert kernels.face(x).matmul is cpu_numba.matmul
+
+
+@pytest.mark.parametrize("c_in, c_out, stride, padding, dilation", [
+    (1, 6, ONE, (2, 2), ONE),        # LeNet's conv1: the direct loop
+    (6, 16, ONE, (0, 1), (2, 1)),    # few channels, dilated: the direct loop
+    (12, 11, (2, 1), ONE, ONE),      # many channels: im2col + GEMM
+])
+def test_convolution_adds_its_bias_on_both_paths(rng, c_in, c_out, stride, padding, dilation):
+    x, weight, _ = random_conv(rng, 3, c_in, c_out, 9, (3, 5), stride, padding, dilation)
+    bias = rng.standard_normal(c_out)
+    got = cpu_numba.conv2d(x, weight, stride, padding, dilation, bias)
+    without = reference.conv2d(x, weight, stride, padding, dilation)
+    np.testing.assert_allclose(got, without + bias.reshape(1, -1, 1, 1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(reference.conv2d(x, weight, stride, padding, dilation, bias), got,
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (5, 3, 7, 9), (64, 6, 28, 28)])
+def test_channel_sums_agree_with_numpy(rng, shape, dtype):
+    a = rng.standard_normal(shape).astype(dtype)
+    got = cpu_numba.channel_sums(a[:, :, ::-1])  # a non-contiguous view is accepted
+    assert got.dtype == dtype and got.shape == (shape[1],)
+    expected = a.astype(np.float64).sum(axis=(0, 2, 3))
+    tolerance = (1e-5 if dtype == np.float32 else 1e-12) * np.sqrt(a[:, 0].size)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_loops_agree_with_the_reference(rng, dtype, training):
+    x = (3 + 2 * rng.standard_normal((6, 5, 7 * 9))).astype(dtype)
+    grad = rng.standard_normal(x.shape).astype(dtype)
+    weight, bias = rng.standard_normal(5).astype(dtype), rng.standard_normal(5).astype(dtype)
+    mean, variance = cpu_numba.channel_moments(x)
+    for got, expected in zip((mean, variance), reference.channel_moments(x.astype(np.float64))):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    inv_std = (1 / np.sqrt(variance + 1e-5)).astype(dtype)
+    tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(cpu_numba.batch_norm(x, mean, inv_std, weight, bias),
+                               reference.batch_norm(x, mean, inv_std, weight, bias), **tolerance)
+    got = cpu_numba.batch_norm_backward(grad, x, mean, inv_std, weight, training)
+    expected = reference.batch_norm_backward(grad, x, mean, inv_std, weight, training)
+    for a, b in zip(got, expected):
+        assert a.dtype == dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, **tolerance)

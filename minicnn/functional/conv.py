@@ -77,8 +77,7 @@ class Conv2d(Function):
         _check_arrays("conv2d", x, weight, bias, "(C_out, C_in, kh, kw)")
         self._check_output_size(x.shape, weight.shape)
         self.save_for_backward(x, weight)
-        y = kernels.conv2d(x, weight, self.stride, self.padding, self.dilation)
-        return _add_bias(y, bias)
+        return kernels.conv2d(x, weight, self.stride, self.padding, self.dilation, bias)
 
     # dL/dx = conv_transpose2d(dL/dy, W); dL/dW = dL/dy · im2col(x)ᵀ; dL/db = Σ_{n,h,w} dL/dy
     def backward(self, grad):
@@ -90,7 +89,7 @@ class Conv2d(Function):
         if self.needs_input_grad[1]:
             grad_w = kernels.conv2d_weight(x, grad, weight.shape[2:], *settings)
         if self.needs_input_grad[2]:
-            grad_b = grad.sum(axis=(0, 2, 3))
+            grad_b = kernels.channel_sums(grad)
         return grad_x, grad_w, grad_b
 
     def _check_output_size(self, x_shape, w_shape):
@@ -143,7 +142,7 @@ class ConvTranspose2d(Function):
         if self.needs_input_grad[1]:
             grad_w = kernels.conv2d_weight(grad, x, weight.shape[2:], *settings)
         if self.needs_input_grad[2]:
-            grad_b = grad.sum(axis=(0, 2, 3))
+            grad_b = kernels.channel_sums(grad)
         return grad_x, grad_w, grad_b
 
     def _output_hw(self, x_shape, w_shape):

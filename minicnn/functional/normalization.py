@@ -7,6 +7,7 @@ Because μ and σ depend on every x they average, the gradient through the stand
 has the closed form dL/dx = (1/σ) (ĝ - mean(ĝ) - x̂ · mean(ĝ x̂)) with ĝ = γ · dL/dy
 (Ioffe & Szegedy 2015, §3; d2l §8.5): one fused step instead of a chain of small ops.
 """
+from .. import kernels
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 
@@ -46,45 +47,48 @@ def _affine_backward(fn, grad, x_hat, weight, shape, axes):
 
 
 class BatchNorm(Function):
-    """Batch normalisation of (N, C, ...) per channel, fused: forward and closed-form backward (d2l §8.5)."""
+    """Batch normalisation of (N, C, ...) per channel, fused: forward and closed-form backward (d2l §8.5).
+
+    The passes over the activations are kernels (``kernels.batch_norm`` and friends); this
+    class keeps the statistics, the running averages and the choice of formula.
+    """
 
     def __init__(self, running_mean, running_var, training, momentum, eps):
         self.running_mean, self.running_var = running_mean, running_var
         self.training, self.momentum, self.eps = training, momentum, eps
 
     def forward(self, x, weight, bias):
-        self.axes = (0,) + tuple(range(2, x.ndim))
-        self.shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        xp = get_array_module(x)
+        flat = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, H·W): one plane per sample and channel
         if self.training:
-            mean, variance = _moments(x, self.axes)
-            self._update_running_stats(mean, variance, x.size // x.shape[1])
+            mean, variance = kernels.channel_moments(flat)
+            self._update_running_stats(mean, variance, flat.shape[0] * flat.shape[2])
         else:
-            mean = self.running_mean.reshape(self.shape)
-            variance = self.running_var.reshape(self.shape)
-        x_hat, inv_std = _standardize(x, mean, variance, self.eps)
-        self.save_for_backward(x_hat, inv_std, weight)
-        return _affine(x_hat, weight, bias, self.shape)
+            mean, variance = self.running_mean, self.running_var
+        inv_std = 1 / xp.sqrt(variance + self.eps)
+        weight = xp.ones_like(inv_std) if weight is None else weight
+        bias = xp.zeros_like(inv_std) if bias is None else bias
+        self.save_for_backward(flat, mean, inv_std, weight)
+        return kernels.batch_norm(flat, mean, inv_std, weight, bias).reshape(x.shape)
 
     def _update_running_stats(self, mean, variance, count):
         """running ← (1 - momentum)·running + momentum·batch, with the unbiased batch variance."""
         if self.running_mean is None:
             return
         self.running_mean *= 1 - self.momentum
-        self.running_mean += self.momentum * mean.reshape(-1)
+        self.running_mean += self.momentum * mean
         self.running_var *= 1 - self.momentum
-        self.running_var += self.momentum * (count / (count - 1)) * variance.reshape(-1)
+        self.running_var += self.momentum * (count / (count - 1)) * variance
 
-    # training: dL/dx = (1/σ_B)(ĝ - mean(ĝ) - x̂ mean(ĝ x̂)); eval: dL/dx = ĝ / √(running_var + ε)
+    # training: dL/dx = (γ/σ_B)(g - mean(g) - x̂ mean(g x̂)); eval: dL/dx = γ g / √(running_var + ε);
+    # dL/dγ = Σ g x̂, dL/dβ = Σ g
     def backward(self, grad):
-        x_hat, inv_std, weight = self.saved
-        grad_hat, grad_weight, grad_bias = _affine_backward(self, grad, x_hat, weight, self.shape, self.axes)
-        if not self.needs_input_grad[0]:
-            grad_x = None
-        elif self.training:
-            grad_x = _standardize_backward(grad_hat, x_hat, inv_std, self.axes)
-        else:
-            grad_x = grad_hat * inv_std
-        return grad_x, grad_weight, grad_bias
+        flat, mean, inv_std, weight = self.saved
+        grad_x, grad_weight, grad_bias = kernels.batch_norm_backward(
+            grad.reshape(flat.shape), flat, mean, inv_std, weight, self.training)
+        return (grad_x.reshape(grad.shape) if self.needs_input_grad[0] else None,
+                grad_weight if self.needs_input_grad[1] else None,
+                grad_bias if self.needs_input_grad[2] else None)
 
 
 class LayerNorm(Function):

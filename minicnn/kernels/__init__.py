@@ -17,11 +17,12 @@ import os
 import sys
 
 from ..backend import backend_of
-from . import reference
+from . import host_memory, reference
 from .reference import output_size
 
 __all__ = [
-    "face", "output_size", "im2col", "col2im", "conv2d", "conv_transpose2d", "conv2d_weight",
+    "face", "output_size", "im2col", "col2im", "conv2d", "channel_sums",
+    "channel_moments", "batch_norm", "batch_norm_backward", "conv_transpose2d", "conv2d_weight",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "matmul", "sigmoid", "sigmoid_backward",
 ]
@@ -44,6 +45,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # or the threads oversubscribe the cores (docs/performance.md). NumPy's own BLAS, loaded
 # before this line, keeps whatever OPENBLAS_NUM_THREADS said when NumPy was imported.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Freed arrays stay in the process for the next step instead of costing page faults again.
+if host_memory.wanted():
+    host_memory.keep_freed_memory()
 
 
 def face(array):
@@ -67,14 +71,34 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     return face(cols).col2im(cols, x_shape, kernel_size, stride, padding, dilation)
 
 
-def conv2d(x, weight, stride, padding, dilation):
-    """Cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in, kh, kw), no bias."""
-    return face(x).conv2d(x, weight, stride, padding, dilation)
+def conv2d(x, weight, stride, padding, dilation, bias=None):
+    """Cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in, kh, kw), plus bias (C_out,)."""
+    return face(x).conv2d(x, weight, stride, padding, dilation, bias)
+
+
+def channel_sums(a):
+    """Σ over the batch and the pixels of a (N, C, H, W): a bias's gradient, BatchNorm's sums."""
+    return face(a).channel_sums(a)
 
 
 def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     """The adjoint of conv2d for weight (C_in, C_out, kh, kw), output (N, C_out, *out_hw)."""
     return face(x).conv_transpose2d(x, weight, tuple(out_hw), stride, padding, dilation)
+
+
+def channel_moments(x):
+    """Mean and biased variance of each channel of x (N, C, P), over N and P."""
+    return face(x).channel_moments(x)
+
+
+def batch_norm(x, mean, inv_std, weight, bias):
+    """y = γ (x − μ)/σ + β per channel of x (N, C, P); every statistic has shape (C,)."""
+    return face(x).batch_norm(x, mean, inv_std, weight, bias)
+
+
+def batch_norm_backward(grad, x, mean, inv_std, weight, training):
+    """(dL/dx, dL/dγ, dL/dβ) of batch_norm; ``training``: μ and σ were the batch's own."""
+    return face(x).batch_norm_backward(grad, x, mean, inv_std, weight, training)
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):

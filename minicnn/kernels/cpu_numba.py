@@ -1,8 +1,8 @@
 """The CPU face of the hot loops: Numba-compiled, multi-threaded, same answers as reference.py.
 
 Every public function here has the signature of its twin in ``reference.py``; the pooling
-loops live in ``_numba_pooling.py`` and the dense layers' in ``_numba_dense.py``, and this
-module hands them on. Set ``NUMBA_DISABLE_JIT=1`` to run the loops as plain Python and step
+loops live in ``_numba_pooling.py``, BatchNorm's in ``_numba_norm.py`` and the dense
+layers' in ``_numba_dense.py``, and this module hands them on. Set ``NUMBA_DISABLE_JIT=1`` to run the loops as plain Python and step
 through them.
 Idea: the loops of reference.py written out element by element (minitorch's fast ops;
 Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler").
@@ -12,11 +12,14 @@ Four pieces of craft, each measured on a 2-core machine (docs/performance.md):
 * Inner loops index a row *view* with the loop counter (``row[p]``, never ``x[n, c, a + p]``):
   Numba then knows the index is not negative, and LLVM turns the loop into SIMD loads instead
   of gathers.
-* A convolution with few channels (LeNet's) runs as a direct loop over "wide" rows: the
-  padded image is flattened, and output pixel p of tap (i, j) reads input p + i·Wp + j. Every
-  tap is one long, contiguous multiply-add (eight taps per pass, so each load and store of
-  the accumulator row serves eight of them), and the few columns that straddle two rows are
-  computed and dropped.
+* A convolution with few channels (LeNet's) runs as a direct loop. Each image is first
+  copied, padded, once per column tap j and cut to the output width (OW): row (c, j) holds
+  x[c, h, ow + j] for every padded row h. Then output pixel p = oh·OW + ow of tap (i, j)
+  reads that row at i·OW + p, so every tap is one long, contiguous multiply-add over all
+  OH·OW outputs (eight taps per pass, so each load and store of the output row serves
+  eight of them). The copy is small enough to stay in the core's L1/L2 cache. Its
+  transpose (the input gradient) runs over "wide" rows instead: the padded plane flattened,
+  tap (i, j) landing at i·Wp + j + p, the columns that straddle two rows computed and dropped.
 * Wide channels, and every weight gradient, use im2col + BLAS, fused: each task of one
   parallel loop unfolds a chunk of images into columns that fit the core's L2 cache
   (CHUNK_BYTES) and multiplies them at once, calling BLAS from inside Numba's thread. So
@@ -28,13 +31,15 @@ Four pieces of craft, each measured on a 2-core machine (docs/performance.md):
   set in ``kernels/__init__.py`` unless you set it yourself): on a machine whose cores are
   busy, spinning threads took 4× the CPU time of a LeNet step.
 
-No loop relies on reordering a floating-point sum, and no result depends on the number of
-threads: the weight gradient's partial sums are grouped by the shapes alone.
+Only the plain sums (``channel_sums``) let LLVM reorder a floating-point sum (into SIMD
+lanes), and no result depends on the number of threads: partial sums are grouped by the
+shapes alone.
 """
 import numpy as np
 from numba import njit, prange
 
 from ._numba_dense import matmul, sigmoid, sigmoid_backward  # noqa: F401  (this face's dense layers)
+from ._numba_norm import batch_norm, batch_norm_backward, channel_moments  # noqa: F401  (BatchNorm)
 from ._numba_pooling import (avg_pool2d, avg_pool2d_backward, max_pool2d,  # noqa: F401  (and pooling)
                             max_pool2d_backward)
 from .reference import output_size
@@ -131,32 +136,69 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
 
 # ---------------------------------------------------------------- direct convolution
 
+@njit(cache=True)
+def _shift_columns(x, kw, ph, pw, dw, out_w, shifted):
+    # shifted[c·kw + j, h·OW + ow] = x[c, h − ph, ow + j·dw − pw], zero outside the image: the
+    # padded image's rows cut to the output width, once for each column tap j
+    channels, height, width = x.shape
+    padded_h = shifted.shape[1] // out_w
+    for c in range(channels):
+        for j in range(kw):
+            row = shifted[c * kw + j]
+            for h in range(padded_h):
+                dst = row[h * out_w:(h + 1) * out_w]
+                if 0 <= h - ph < height:
+                    src = x[c, h - ph]
+                    for ow in range(out_w):
+                        w = ow + j * dw - pw
+                        dst[ow] = src[w] if 0 <= w < width else 0
+                else:
+                    dst[:] = 0
+
+
+@njit(cache=True)
+def _tap_rows(channels, kh, kw, dh, out_w):
+    # tap t = (c, i, j) reads row c·kw + j of the shifted image, from offset i·dh·OW on
+    taps = channels * kh * kw
+    row, offset = np.empty(taps, dtype=np.int64), np.empty(taps, dtype=np.int64)
+    for t in range(taps):
+        row[t] = (t // (kh * kw)) * kw + t % kw
+        offset[t] = (t // kw) % kh * dh * out_w
+    return row, offset
+
+
 @njit(parallel=True, cache=True)
-def _conv2d_direct(wide_x, weight, channel, offset, span, wide_y):
-    # wide_y[n, o, p] = Σ_t weight[o, t] · wide_x[n, channel[t], offset[t] + p]: taps t go
-    # eight at a time, so each pass over a row does eight multiply-adds per load and store
-    n_img = wide_x.shape[0]
-    c_out, taps = weight.shape
+def _conv2d_direct(x, weight, bias, kh, kw, ph, pw, dh, dw, y):
+    # per image: y[n, o, p] = bias[o] + Σ_t weight[o, t] · shifted[row[t], offset[t] + p] over
+    # the taps t, eight at a time, so each pass over y's row does eight multiply-adds per load
+    # and store
+    n_img, c_in, height = x.shape[0], x.shape[1], x.shape[2]
+    c_out, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
+    taps, span = weight.shape[1], out_h * out_w
     grouped = taps - taps % 8
+    row, offset = _tap_rows(c_in, kh, kw, dh, out_w)
     for n in prange(n_img):
-        acc = wide_y[n]
-        acc[:] = 0
+        shifted = np.empty((c_in * kw, (height + 2 * ph) * out_w), dtype=x.dtype)
+        _shift_columns(x[n], kw, ph, pw, dw, out_w, shifted)
+        acc = y[n].reshape(c_out, span)
+        for o in range(c_out):
+            acc[o] = bias[o]
         for t in range(0, grouped, 8):
-            r0, r1 = wide_x[n, channel[t], offset[t]:], wide_x[n, channel[t + 1], offset[t + 1]:]
-            r2, r3 = wide_x[n, channel[t + 2], offset[t + 2]:], wide_x[n, channel[t + 3], offset[t + 3]:]
-            r4, r5 = wide_x[n, channel[t + 4], offset[t + 4]:], wide_x[n, channel[t + 5], offset[t + 5]:]
-            r6, r7 = wide_x[n, channel[t + 6], offset[t + 6]:], wide_x[n, channel[t + 7], offset[t + 7]:]
+            r0, r1 = shifted[row[t], offset[t]:], shifted[row[t + 1], offset[t + 1]:]
+            r2, r3 = shifted[row[t + 2], offset[t + 2]:], shifted[row[t + 3], offset[t + 3]:]
+            r4, r5 = shifted[row[t + 4], offset[t + 4]:], shifted[row[t + 5], offset[t + 5]:]
+            r6, r7 = shifted[row[t + 6], offset[t + 6]:], shifted[row[t + 7], offset[t + 7]:]
             for o in range(c_out):
                 w, dst = weight[o, t:t + 8], acc[o]
                 for p in range(span):
                     dst[p] += (w[0] * r0[p] + w[1] * r1[p] + w[2] * r2[p] + w[3] * r3[p]
                                + w[4] * r4[p] + w[5] * r5[p] + w[6] * r6[p] + w[7] * r7[p])
         for t in range(grouped, taps):
-            row = wide_x[n, channel[t], offset[t]:]
+            src = shifted[row[t], offset[t]:]
             for o in range(c_out):
                 w, dst = weight[o, t], acc[o]
                 for p in range(span):
-                    dst[p] += w * row[p]
+                    dst[p] += w * src[p]
 
 
 @njit(parallel=True, cache=True)
@@ -192,15 +234,6 @@ def _direct_pays_off(c_in, c_out, stride):
     return tuple(stride) == (1, 1) and c_in * c_out <= DIRECT_MAX_CHANNEL_PAIRS
 
 
-def _wide_image(x, padding):
-    """x zero-padded, each plane flattened to one row: (N, C, Hp·Wp), and the row length Wp."""
-    n, c, h, w = x.shape
-    ph, pw = padding
-    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-    padded[:, :, ph:ph + h, pw:pw + w] = x
-    return padded.reshape(n, c, -1), w + 2 * pw
-
-
 def _wide_grad(grad_y, row_len):
     """grad_y with each row padded by zeros to row_len, planes flattened: (N, C, OH·row_len)."""
     n, c, oh, ow = grad_y.shape
@@ -214,26 +247,12 @@ def _span(out_hw, row_len):
     return (out_hw[0] - 1) * row_len + out_hw[1]
 
 
-def _direct_conv(x, weight, padding, dilation):
-    """Stride-1 conv2d by the wide-row loop."""
-    n, c_in, h, w = x.shape
-    c_out, _, kh, kw = weight.shape
-    wide_x, row_len = _wide_image(x, padding)
-    out_hw = (wide_x.shape[2] // row_len - dilation[0] * (kh - 1), row_len - dilation[1] * (kw - 1))
-    taps = np.indices((c_in, kh, kw)).reshape(3, -1)
-    offset = taps[1] * dilation[0] * row_len + taps[2] * dilation[1]
-    wide_y = np.empty((n, c_out, out_hw[0] * row_len), dtype=x.dtype)
-    _conv2d_direct(wide_x, np.ascontiguousarray(weight.reshape(c_out, -1)), taps[0], offset,
-                   _span(out_hw, row_len), wide_y)
-    return np.ascontiguousarray(wide_y.reshape(n, c_out, out_hw[0], row_len)[..., :out_hw[1]])
-
-
 # ---------------------------------------------------------------- convolution by im2col + GEMM
 
 @njit(parallel=True, cache=True)
-def _conv2d_gemm(x, weight, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y):
+def _conv2d_gemm(x, weight, bias, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y):
     # per chunk of images: unfold into columns, multiply by the (C_out, C·kh·kw) weights,
-    # copy each image's rows of the product into y
+    # copy each image's rows of the product, plus the bias, into y
     n_img = x.shape[0]
     c_out, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
     rows, plane = weight.shape[1], out_h * out_w
@@ -243,7 +262,8 @@ def _conv2d_gemm(x, weight, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y):
         _unfold(x[n0:n0 + m], kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, cols)
         product = np.dot(weight, cols)
         for k in range(m):
-            y[n0 + k].reshape(c_out, plane)[:] = product[:, k * plane:(k + 1) * plane]
+            for o in range(c_out):
+                y[n0 + k, o].reshape(plane)[:] = product[o, k * plane:(k + 1) * plane] + bias[o]
 
 
 @njit(parallel=True, cache=True)
@@ -304,18 +324,21 @@ def _images_per_chunk(n, bytes_per_image, plane):
     return -(-n // chunks)  # the same number of chunks, evened out
 
 
-def conv2d(x, weight, stride, padding, dilation):
-    """y = conv2d(x, W): direct loop for few channels, else im2col + GEMM per chunk of images."""
+def conv2d(x, weight, stride, padding, dilation, bias=None):
+    """y = conv2d(x, W) + b: direct loop for few channels, else im2col + GEMM per chunk of images."""
     x = np.ascontiguousarray(x)
     c_out, c_in, kh, kw = weight.shape
-    if _direct_pays_off(c_in, c_out, stride):
-        return _direct_conv(x, weight, padding, dilation)
+    bias = np.zeros(c_out, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
     out_hw = _out_hw(x.shape, (kh, kw), stride, padding, dilation)
     y = np.empty((x.shape[0], c_out) + out_hw, dtype=x.dtype)
+    flat_weight = np.ascontiguousarray(weight.reshape(c_out, -1))
+    if _direct_pays_off(c_in, c_out, stride):
+        _conv2d_direct(x, flat_weight, bias, kh, kw, *padding, *dilation, y)
+        return y
     chunk = _images_per_chunk(x.shape[0], c_in * kh * kw * out_hw[0] * out_hw[1] * x.itemsize,
                               out_hw[0] * out_hw[1])
-    _conv2d_gemm(x, np.ascontiguousarray(weight.reshape(c_out, -1)), kh, kw, *stride, *padding,
-                 *dilation, x.dtype.type(0), chunk, y)
+    _conv2d_gemm(x, flat_weight, bias, kh, kw, *stride, *padding, *dilation, x.dtype.type(0),
+                 chunk, y)
     return y
 
 
@@ -340,6 +363,26 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     _conv_transpose2d_gemm(x, np.ascontiguousarray(weight.reshape(c_in, rows).T), *kernel_size,
                            *stride, *padding, *dilation, chunk, out)
     return out
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def _channel_sums(a, sums):
+    # sums[c] = Σ_n Σ_p a[n, c, p]; "reassoc" lets LLVM keep several partial sums in SIMD lanes
+    for c in prange(a.shape[1]):
+        total = sums[c] * 0
+        for n in range(a.shape[0]):
+            plane = a[n, c]
+            for p in range(plane.shape[0]):
+                total += plane[p]
+        sums[c] = total
+
+
+def channel_sums(a):
+    """Σ over the batch and the pixels, one parallel task per channel; see reference.channel_sums."""
+    a = np.ascontiguousarray(a)
+    sums = np.zeros(a.shape[1], dtype=a.dtype)
+    _channel_sums(a.reshape(a.shape[0], a.shape[1], -1), sums)
+    return sums
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):

@@ -13,7 +13,8 @@ import numpy
 
 from . import reference
 from .reference import output_size
-from .reference import matmul, sigmoid, sigmoid_backward  # noqa: F401  (cuBLAS and elementwise
+from .reference import (batch_norm, batch_norm_backward, channel_moments, channel_sums,  # noqa: F401
+                        matmul, sigmoid, sigmoid_backward)  (cuBLAS and elementwise
 # array code: the reference already runs as GPU kernels through CuPy)
 
 THREADS_PER_BLOCK = 256
@@ -251,9 +252,9 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     return x
 
 
-def conv2d(x, weight, stride, padding, dilation):
-    """y = W · im2col(x) with cuBLAS; see reference.conv2d."""
-    return reference.conv2d(x, weight, stride, padding, dilation, im2col=im2col)
+def conv2d(x, weight, stride, padding, dilation, bias=None):
+    """y = W · im2col(x) + b with cuBLAS; see reference.conv2d."""
+    return reference.conv2d(x, weight, stride, padding, dilation, bias, im2col=im2col)
 
 
 def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):

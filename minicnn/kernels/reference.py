@@ -64,8 +64,8 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     return xp.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
 
-def conv2d(x, weight, stride, padding, dilation, im2col=im2col):
-    """Cross-correlation as one matrix product: y = W · im2col(x) (d2l §7.2)."""
+def conv2d(x, weight, stride, padding, dilation, bias=None, im2col=im2col):
+    """Cross-correlation as one matrix product: y = W · im2col(x) + b (d2l §7.2)."""
     xp = get_array_module(x)
     n, _, h, w = x.shape
     c_out, _, kh, kw = weight.shape
@@ -73,6 +73,8 @@ def conv2d(x, weight, stride, padding, dilation, im2col=im2col):
     ow = output_size(w, kw, stride[1], padding[1], dilation[1])
     cols = im2col(x, (kh, kw), stride, padding, dilation)
     y = weight.reshape(c_out, -1) @ cols
+    if bias is not None:
+        y += bias.reshape(c_out, 1)
     return xp.ascontiguousarray(y.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3))
 
 
@@ -87,6 +89,44 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation, col2im=col2im
     rows = x.transpose(1, 0, 2, 3).reshape(c_in, n * h * w)
     cols = weight.reshape(c_in, -1).T @ rows
     return col2im(cols, (n, c_out) + tuple(out_hw), (kh, kw), stride, padding, dilation)
+
+
+def channel_sums(a):
+    """Σ over the batch and the pixels of a (N, C, H, W): one number per channel, shape (C,)."""
+    return a.sum(axis=(0, 2, 3))
+
+
+def channel_moments(x):
+    """Per-channel mean and biased variance of x (N, C, P) over N and P, summed in float64."""
+    mean = x.mean(axis=(0, 2), dtype="float64")
+    centred = x - mean.reshape(1, -1, 1)
+    return mean.astype(x.dtype), (centred * centred).mean(axis=(0, 2)).astype(x.dtype)
+
+
+def batch_norm(x, mean, inv_std, weight, bias):
+    """y = γ (x − μ)/σ + β per channel of x (N, C, P), as one scale and shift: y = a·x + b."""
+    scale = weight * inv_std
+    shift = bias - mean * scale
+    return x * scale.reshape(1, -1, 1) + shift.reshape(1, -1, 1)
+
+
+def batch_norm_backward(grad, x, mean, inv_std, weight, training):
+    """(dL/dx, dL/dγ, dL/dβ) of batch_norm, x and grad (N, C, P); sums in float64.
+
+    dβ = Σ g, dγ = Σ g·x̂; in training μ and σ depend on x, and dL/dx =
+    (γ/σ)(g − mean(g) − x̂·mean(g·x̂)); with fixed statistics dL/dx = (γ/σ)·g.
+    """
+    count = x.shape[0] * x.shape[2]
+    grad_bias = grad.sum(axis=(0, 2), dtype="float64")
+    centred = x - mean.reshape(1, -1, 1)
+    grad_weight = (grad * centred).sum(axis=(0, 2), dtype="float64") * inv_std
+    scale = (weight * inv_std).reshape(1, -1, 1)
+    if not training:
+        return grad * scale, grad_weight.astype(x.dtype), grad_bias.astype(x.dtype)
+    mean_grad = (grad_bias / count).astype(x.dtype).reshape(1, -1, 1)
+    slope = (grad_weight * inv_std / count).astype(x.dtype).reshape(1, -1, 1)
+    grad_x = (grad - mean_grad - centred * slope) * scale
+    return grad_x, grad_weight.astype(x.dtype), grad_bias.astype(x.dtype)
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation, im2col=im2col):
