@@ -13,9 +13,10 @@ import numpy
 
 from . import reference
 from .reference import output_size
+# cuBLAS, reductions and elementwise array code: the reference already runs as GPU kernels
+# through CuPy
 from .reference import (batch_norm, batch_norm_backward, channel_moments, channel_sums,  # noqa: F401
-                        matmul, sigmoid, sigmoid_backward)  (cuBLAS and elementwise
-# array code: the reference already runs as GPU kernels through CuPy)
+                        matmul, sigmoid, sigmoid_backward)
 
 THREADS_PER_BLOCK = 256
 
