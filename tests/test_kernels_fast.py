@@ -61,16 +61,22 @@ def test_weight_gradient_by_rows_and_by_batch_chunks_agree(monkeypatch, rng, n):
         np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5 * np.abs(expected).max())
 
 
-@pytest.mark.parametrize("n", [1, 17, 40])
-def test_lenet_conv1_weight_gradient_agrees(rng, n):
-    # one input channel, whose forward takes the direct loop: its weight gradient is a GEMM
-    x, weight, grad_y = random_conv(rng, n, 1, 6, 10, (5, 5), ONE, (2, 2))
-    np.testing.assert_allclose(cpu_numba.conv2d_weight(x, grad_y, (5, 5), ONE, (2, 2), ONE),
-                               reference.conv2d_weight(x, grad_y, (5, 5), ONE, (2, 2), ONE),
+@pytest.mark.parametrize("direct_min_pixels", [1, 1 << 30])  # dot products, or im2col + GEMM
+@pytest.mark.parametrize("n, c_out, dilation", [(1, 6, ONE), (17, 6, ONE), (40, 7, (2, 1))])
+def test_small_convolution_weight_gradient_agrees(monkeypatch, rng, direct_min_pixels, n, c_out,
+                                                  dilation):
+    # one input channel (LeNet's conv1, whose forward takes the direct loop); 7 outputs leave
+    # three for the one-at-a-time tail of the dot-product loop
+    monkeypatch.setattr(cpu_numba, "DIRECT_MIN_PIXELS", direct_min_pixels)
+    monkeypatch.setattr(cpu_numba, "IMAGES_PER_PARTIAL", 3)
+    x, weight, grad_y = random_conv(rng, n, 1, c_out, 10, (5, 3), ONE, (2, 1), dilation)
+    np.testing.assert_allclose(cpu_numba.conv2d_weight(x, grad_y, (5, 3), ONE, (2, 1), dilation),
+                               reference.conv2d_weight(x, grad_y, (5, 3), ONE, (2, 1), dilation),
                                rtol=1e-10, atol=1e-10)
 
 
-def test_weight_gradient_does_not_depend_on_the_thread_count(rng):
+def test_weight_gradient_does_not_depend_on_the_thread_count(monkeypatch, rng):
+    monkeypatch.setattr(cpu_numba, "DIRECT_MIN_PIXELS", 1)  # the small one: dot products
     x, weight, grad_y = random_conv(rng, 40, 12, 11, 9, (3, 3), ONE, ONE, dtype=np.float32)
     small = random_conv(rng, 40, 1, 6, 10, (5, 5), ONE, ONE, dtype=np.float32)
     before = numba.get_num_threads()

@@ -20,7 +20,10 @@ Four pieces of craft, each measured on a 2-core machine (docs/performance.md):
   eight of them). The copy is small enough to stay in the core's L1/L2 cache. Its
   transpose (the input gradient) runs over "wide" rows instead: the padded plane flattened,
   tap (i, j) landing at i·Wp + j + p, the columns that straddle two rows computed and dropped.
-* Wide channels, and every weight gradient, use im2col + BLAS, fused: each task of one
+* The weight gradient of such a convolution, when its images are large (LeNet's conv1), is
+  one dot product per (output channel, tap) over the same shifted rows, four output
+  channels per pass.
+* Wide channels, and the other weight gradients, use im2col + BLAS, fused: each task of one
   parallel loop unfolds a chunk of images into columns that fit the core's L2 cache
   (CHUNK_BYTES) and multiplies them at once, calling BLAS from inside Numba's thread. So
   the columns never travel to main memory, and Numba and BLAS never hand the cores to each
@@ -31,8 +34,8 @@ Four pieces of craft, each measured on a 2-core machine (docs/performance.md):
   set in ``kernels/__init__.py`` unless you set it yourself): on a machine whose cores are
   busy, spinning threads took 4× the CPU time of a LeNet step.
 
-Only the plain sums (``channel_sums``) let LLVM reorder a floating-point sum (into SIMD
-lanes), and no result depends on the number of threads: partial sums are grouped by the
+Only the plain sums and dot products (``channel_sums``, ``_tap_dots``) let LLVM reorder a
+floating-point sum (into SIMD lanes), and no result depends on the number of threads: partial sums are grouped by the
 shapes alone.
 """
 import numpy as np
@@ -47,6 +50,9 @@ from .reference import output_size
 CHUNK_BYTES = 1 << 20  # columns of one chunk of images: about one core's L2 cache
 PARTIAL_BYTES = 1 << 25  # partial weight gradients kept at once: at most 32 MB
 MIN_COLUMNS = 256  # a chunk's GEMM gets at least this many columns (OpenBLAS slows below)
+DIRECT_MIN_PIXELS = 256  # the direct weight gradient's dot products need this many outputs
+IMAGES_PER_PARTIAL = 8  # the direct weight gradient sums this many images per partial result
+SMALL_GRAD_BYTES = 1 << 20  # a weight gradient whose dY is this small splits its rows, not the batch
 DIRECT_MAX_CHANNEL_PAIRS = 128  # C_in·C_out up to this: direct loop beats im2col + GEMM
 
 
@@ -201,6 +207,50 @@ def _conv2d_direct(x, weight, bias, kh, kw, ph, pw, dh, dw, y):
                     dst[p] += w * src[p]
 
 
+@njit(cache=True, fastmath={"reassoc"})
+def _tap_dots(shifted, row, offset, grad, out):
+    # out[o, t] += Σ_p grad[o, p] · shifted[row[t], offset[t] + p], four outputs o per pass
+    # over the row; "reassoc" lets LLVM keep each sum in several SIMD lanes
+    c_out, taps = out.shape
+    span = grad.shape[1]
+    grouped = c_out - c_out % 4
+    for t in range(taps):
+        src = shifted[row[t], offset[t]:offset[t] + span]
+        for o in range(0, grouped, 4):
+            g0, g1, g2, g3 = grad[o], grad[o + 1], grad[o + 2], grad[o + 3]
+            s0 = s1 = s2 = s3 = src[0] * 0
+            for p in range(span):
+                s0 += g0[p] * src[p]
+                s1 += g1[p] * src[p]
+                s2 += g2[p] * src[p]
+                s3 += g3[p] * src[p]
+            out[o, t] += s0
+            out[o + 1, t] += s1
+            out[o + 2, t] += s2
+            out[o + 3, t] += s3
+        for o in range(grouped, c_out):
+            total = src[0] * 0
+            for p in range(span):
+                total += grad[o, p] * src[p]
+            out[o, t] += total
+
+
+@njit(parallel=True, cache=True)
+def _conv2d_weight_direct(x, grad_y, kh, kw, ph, pw, dh, dw, group, partial):
+    # partial[g] = Σ over the images of group g of the dot products of dY's rows with the
+    # shifted image's tap rows (the forward's loop, read backwards); groups depend on the
+    # shapes only, so the sum's order never changes
+    n_img, c_in, height = x.shape[0], x.shape[1], x.shape[2]
+    c_out, out_h, out_w = grad_y.shape[1], grad_y.shape[2], grad_y.shape[3]
+    row, offset = _tap_rows(c_in, kh, kw, dh, out_w)
+    for g in prange(partial.shape[0]):
+        partial[g] = 0
+        shifted = np.empty((c_in * kw, (height + 2 * ph) * out_w), dtype=x.dtype)
+        for n in range(g * group, min(n_img, (g + 1) * group)):
+            _shift_columns(x[n], kw, ph, pw, dw, out_w, shifted)
+            _tap_dots(shifted, row, offset, grad_y[n].reshape(c_out, out_h * out_w), partial[g])
+
+
 @njit(parallel=True, cache=True)
 def _conv_transpose2d_direct(wide_x, weight, span, row_len, dh, dw, wide_out):
     # wide_out[n, o, i·dh·row_len + j·dw + p] += Σ_c weight[o, i, j, c] · wide_x[n, c, p]: each
@@ -267,12 +317,12 @@ def _conv2d_gemm(x, weight, bias, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y
 
 
 @njit(parallel=True, cache=True)
-def _conv_transpose2d_gemm(x, weight_t, kh, kw, sh, sw, ph, pw, dh, dw, chunk, out):
+def _conv_transpose2d_gemm(x, weight, kh, kw, sh, sw, ph, pw, dh, dw, chunk, out):
     # per chunk: the images' channels side by side as rows, columns = Wᵀ · rows, folded onto out
     n_img, in_h, in_w = x.shape[0], x.shape[2], x.shape[3]
     for b in prange((n_img + chunk - 1) // chunk):
         n0, m = b * chunk, min(chunk, n_img - b * chunk)
-        _fold(np.dot(weight_t, _side_by_side(x, n0, m)), kh, kw, sh, sw, ph, pw, dh, dw, in_h, in_w,
+        _fold(np.dot(weight.T, _side_by_side(x, n0, m)), kh, kw, sh, sw, ph, pw, dh, dw, in_h, in_w,
               out[n0:n0 + m])
 
 
@@ -360,7 +410,7 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     out = np.empty((n, c_out) + tuple(out_hw), dtype=x.dtype)
     rows = c_out * kernel_size[0] * kernel_size[1]
     chunk = _images_per_chunk(n, rows * x.shape[2] * x.shape[3] * x.itemsize, x.shape[2] * x.shape[3])
-    _conv_transpose2d_gemm(x, np.ascontiguousarray(weight.reshape(c_in, rows).T), *kernel_size,
+    _conv_transpose2d_gemm(x, np.ascontiguousarray(weight.reshape(c_in, rows)), *kernel_size,
                            *stride, *padding, *dilation, chunk, out)
     return out
 
@@ -386,13 +436,18 @@ def channel_sums(a):
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
-    """dW = dY · im2col(x)ᵀ, summed over chunks of images; see reference.conv2d_weight."""
+    """dW = dY · im2col(x)ᵀ: for few channels and large images, dot products over the shifted
+    rows of the direct loop; else im2col + GEMM summed over chunks. See reference.conv2d_weight."""
     x, grad_y = np.ascontiguousarray(x), np.ascontiguousarray(grad_y)
     n, c = x.shape[:2]
     c_out = grad_y.shape[1]
     rows = c * kernel_size[0] * kernel_size[1]
+    if _direct_pays_off(c, c_out, stride) and grad_y.shape[2] * grad_y.shape[3] >= DIRECT_MIN_PIXELS:
+        partial = np.empty((-(-n // IMAGES_PER_PARTIAL), c_out, rows), dtype=x.dtype)
+        _conv2d_weight_direct(x, grad_y, *kernel_size, *padding, *dilation, IMAGES_PER_PARTIAL, partial)
+        return partial.sum(axis=0).reshape((c_out, c) + tuple(kernel_size))
     settings = (*kernel_size, *stride, *padding, *dilation, x.dtype.type(0))
-    if grad_y.nbytes <= CHUNK_BYTES:  # small dY: split the rows of the result, not the batch
+    if grad_y.nbytes <= SMALL_GRAD_BYTES:  # small dY: split the rows of the result, not the batch
         grad_w = np.empty((c_out, rows), dtype=x.dtype)
         block = max(1, CHUNK_BYTES // max(1, grad_y.nbytes // c_out))
         _conv2d_weight_rows(x, grad_y, *settings, block, grad_w)
