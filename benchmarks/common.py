@@ -18,7 +18,7 @@ _USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
 
 # minicnn also asks glibc to keep freed memory (kernels/host_memory.py), which PyTorch in the
 # same process then enjoys; these variables give a fresh PyTorch process the same settings
-KEPT_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str((1 << 31) - 1)}
+KEPT_MEMORY = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str((1 << 31) - 1)}
 
 # Each contender alone in fresh processes: {column: (worker, environment)}. PyTorch is timed
 # four ways, and the ratio is taken against the fastest (docs/performance.md says why).

@@ -28,10 +28,24 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-def page_faults(**environment):
+# A 40 MB array allocated, filled and freed five times after a warm-up: above glibc's largest
+# mmap threshold (32 MiB), so by default every one is a fresh mapping.
+FAULTS_OF_LARGE_ARRAYS = """
+import resource
+import numpy as np
+import minicnn
+np.ones(10 << 20, dtype=np.float32)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    np.ones(10 << 20, dtype=np.float32)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def page_faults(script, **environment):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "MINICNN_KEEP"))}
     env.update(environment)
-    done = subprocess.run([sys.executable, "-c", FAULTS_OF_THREE_STEPS], env=env,
+    done = subprocess.run([sys.executable, "-c", script], env=env,
                           capture_output=True, text=True, check=True)
     return int(done.stdout.strip())
 
@@ -39,8 +53,15 @@ def page_faults(**environment):
 @glibc_only
 def test_training_steps_reuse_their_pages():
     pages = 256 * 6 * 28 * 28 * 4 // 4096  # one activation of the first layer: 1,176 pages
-    assert page_faults(MINICNN_KEEP_MEMORY="0") > 2 * pages  # glibc's default: fresh pages each step
-    assert page_faults() < pages // 10
+    assert page_faults(FAULTS_OF_THREE_STEPS, MINICNN_KEEP_MEMORY="0") > 2 * pages  # glibc's default
+    assert page_faults(FAULTS_OF_THREE_STEPS) < pages // 10
+
+
+@glibc_only
+def test_arrays_larger_than_any_mmap_threshold_are_reused_too():
+    huge_pages = 5 * (40 << 20) // (2 << 20)  # NumPy asks for 2 MiB pages: at least one fault each
+    assert page_faults(FAULTS_OF_LARGE_ARRAYS, MINICNN_KEEP_MEMORY="0") >= huge_pages
+    assert page_faults(FAULTS_OF_LARGE_ARRAYS) < huge_pages // 5
 
 
 @glibc_only
@@ -53,9 +74,11 @@ def test_keep_freed_memory_is_accepted_by_glibc():
     ("MINICNN_KEEP_MEMORY", "1", True),
     ("MALLOC_TRIM_THRESHOLD_", "131072", False),
     ("MALLOC_MMAP_THRESHOLD_", "131072", False),
+    ("MALLOC_MMAP_MAX_", "65536", False),
 ])
 def test_the_user_can_opt_out_or_tune_malloc_themselves(monkeypatch, variable, value, expected):
-    for name in ("MINICNN_KEEP_MEMORY", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
+    for name in ("MINICNN_KEEP_MEMORY", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
+                 "MALLOC_MMAP_MAX_"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, value)
     assert host_memory.wanted() is expected
