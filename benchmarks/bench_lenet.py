@@ -6,8 +6,8 @@ minicnn is imported first: its kernels set OMP_WAIT_POLICY=PASSIVE, and PyTorch,
 after it, shares that setting (imported first, PyTorch's OpenMP runtime would also serve
 Numba's threads with the spinning default, and on a busy machine minicnn's step took 4×
 the CPU time). PyTorch is then timed four times more, alone in fresh processes: with the
-user's OMP_WAIT_POLICY and with PASSIVE (on a busy machine PASSIVE made PyTorch 12×
-faster), each with glibc's defaults and with the kept memory minicnn asks for
+user's settings, with OMP_WAIT_POLICY=PASSIVE (on a busy machine PASSIVE made PyTorch 12×
+faster), with the kept memory minicnn asks glibc for, and with all of minicnn's settings
 (``common.ALONE``). minicnn, too, is timed alone; the fresh processes take turns, contender after
 contender, so that a neighbour's load reaches all of them. Two ratios are printed: in one
 process, and alone against the fastest PyTorch.

@@ -6,9 +6,9 @@ same batch, the same number of threads. Each step is timed interleaved with its 
 process, median of several. minicnn is imported first there: its kernels set
 OMP_WAIT_POLICY=PASSIVE, which PyTorch then shares (imported first, PyTorch's OpenMP runtime
 would serve Numba's threads too, with the spinning default). PyTorch is also timed alone in
-fresh processes, with the user's OMP_WAIT_POLICY and with PASSIVE (on a busy machine PASSIVE
-can make PyTorch several times faster), each with glibc's defaults and with the kept memory
-minicnn asks for (``common.ALONE``), and so is minicnn; the fresh processes take turns,
+fresh processes, with the user's settings, with PASSIVE (on a busy machine PASSIVE can make
+PyTorch several times faster), with the kept memory minicnn asks glibc for and with all of
+minicnn's settings (``common.ALONE``), and so is minicnn; the fresh processes take turns,
 contender after contender. Two ratios are printed: in one process, and alone against the
 fastest PyTorch.
 Usage: python benchmarks/bench_resnet.py [--repeats 5] [--threads 2] [--blas-threads 1]

@@ -1,4 +1,5 @@
-"""Kept host memory: after minicnn loads, freed arrays' pages serve the next step's arrays."""
+"""The process settings minicnn makes when its kernels load: kept host memory (freed arrays'
+pages serve the next step's arrays) and thread defaults the user can override."""
 import os
 import platform
 import subprocess
@@ -82,3 +83,23 @@ def test_the_user_can_opt_out_or_tune_malloc_themselves(monkeypatch, variable, v
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, value)
     assert host_memory.wanted() is expected
+
+
+SETTINGS_AFTER_IMPORT = """
+import os
+import minicnn
+print(os.environ.get("OMP_WAIT_POLICY"), os.environ.get("GOMP_SPINCOUNT"), os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+@pytest.mark.parametrize("users, expected", [
+    ({}, "PASSIVE 3000 1"),
+    ({"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "0", "OPENBLAS_NUM_THREADS": "2"}, "ACTIVE 0 2"),
+])
+def test_thread_settings_are_defaults_the_user_can_override(users, expected):
+    # kernels/__init__.py: threads sleep after a short spin, and BLAS runs on one thread
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", SETTINGS_AFTER_IMPORT], env={**env, **users},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == expected.split()
