@@ -190,3 +190,18 @@ def test_batch_norm_loops_agree_with_the_reference(rng, dtype, training):
     for a, b in zip(got, expected):
         assert a.dtype == dtype and a.shape == b.shape
         np.testing.assert_allclose(a, b, **tolerance)
+
+
+@pytest.mark.parametrize("n, c_in, c_out, size, kernel, padding, dilation", [
+    (2, 6, 16, 14, (5, 5), (0, 0), ONE),      # LeNet's conv2
+    (3, 1, 6, 9, (5, 5), (2, 2), ONE),        # LeNet's conv1
+    (2, 3, 5, 9, (3, 4), (2, 1), (2, 1)),     # rectangular, dilated, uneven padding
+    (1, 9, 7, 6, (2, 3), (1, 2), ONE),        # 9 input channels: one group of eight and a tail
+])
+def test_direct_loops_and_their_adjoints_agree(rng, n, c_in, c_out, size, kernel, padding, dilation):
+    # few channels, stride 1: conv2d, its input gradient and (for large enough images) its
+    # weight gradient all take the direct loops over column-shifted rows
+    args = random_conv(rng, n, c_in, c_out, size, kernel, ONE, padding, dilation)
+    for got, expected in zip(conv_products(cpu_numba, *args, ONE, padding, dilation),
+                             conv_products(reference, *args, ONE, padding, dilation)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)

@@ -17,9 +17,10 @@ Four pieces of craft, each measured on a 2-core machine (docs/performance.md):
   x[c, h, ow + j] for every padded row h. Then output pixel p = oh·OW + ow of tap (i, j)
   reads that row at i·OW + p, so every tap is one long, contiguous multiply-add over all
   OH·OW outputs (eight taps per pass, so each load and store of the output row serves
-  eight of them). The copy is small enough to stay in the core's L1/L2 cache. Its
-  transpose (the input gradient) runs over "wide" rows instead: the padded plane flattened,
-  tap (i, j) landing at i·Wp + j + p, the columns that straddle two rows computed and dropped.
+  eight of them). The copy is small enough to stay in the core's L1/L2 cache. Its adjoint
+  (the input gradient, a transposed convolution) runs the same loop backwards: each tap
+  spreads dY's rows onto the shifted rows, and ``_fold_columns``, the adjoint of
+  ``_shift_columns``, adds those back onto the image.
 * The weight gradient of such a convolution, when its images are large (LeNet's conv1), is
   one dot product per (output channel, tap) over the same shifted rows, four output
   channels per pass.
@@ -251,22 +252,38 @@ def _conv2d_weight_direct(x, grad_y, kh, kw, ph, pw, dh, dw, group, partial):
             _tap_dots(shifted, row, offset, grad_y[n].reshape(c_out, out_h * out_w), partial[g])
 
 
+@njit(cache=True)
+def _fold_columns(shifted, kw, ph, pw, dw, out_w, x):
+    # the adjoint of _shift_columns: x[c, h − ph, ow + j·dw − pw] = Σ_j shifted[c·kw + j, h·OW + ow]
+    channels, height, width = x.shape
+    x[:] = 0
+    for c in range(channels):
+        for j in range(kw):
+            row = shifted[c * kw + j]
+            first, last = max(0, pw - j * dw), min(out_w, width + pw - j * dw)  # ow inside the image
+            for h in range(height):
+                src = row[(h + ph) * out_w + first:]
+                dst = x[c, h, first + j * dw - pw:]
+                for k in range(last - first):
+                    dst[k] += src[k]
+
+
 @njit(parallel=True, cache=True)
-def _conv_transpose2d_direct(wide_x, weight, span, row_len, dh, dw, wide_out):
-    # wide_out[n, o, i·dh·row_len + j·dw + p] += Σ_c weight[o, i, j, c] · wide_x[n, c, p]: each
-    # input pixel spreads over its window; input channels go eight at a time, as in
-    # _conv2d_direct, so one pass over an output row does eight multiply-adds per load and store
-    n_img, c_in = wide_x.shape[0], wide_x.shape[1]
-    c_out, kh, kw = weight.shape[0], weight.shape[1], weight.shape[2]
+def _conv_transpose2d_direct(x, weight, kh, kw, ph, pw, dh, dw, out):
+    # the adjoint of _conv2d_direct, per image: each tap (c, i, j) of channel o spreads x's row o
+    # onto the shifted row (o, j) from offset i·dh·W on (eight input channels c per pass), and
+    # _fold_columns adds the shifted rows back onto the image; weight is (C_out, kh, kw, C_in)
+    n_img, c_in, in_h, in_w = x.shape
+    c_out, out_h = out.shape[1], out.shape[2]
+    span = in_h * in_w
     grouped = c_in - c_in % 8
     for n in prange(n_img):
-        acc = wide_out[n]
-        acc[:] = 0
-        src = wide_x[n]
+        shifted = np.zeros((c_out * kw, (out_h + 2 * ph) * in_w), dtype=x.dtype)
+        src = x[n].reshape(c_in, span)
         for o in range(c_out):
             for i in range(kh):
                 for j in range(kw):
-                    dst = acc[o, i * dh * row_len + j * dw:]
+                    dst = shifted[o * kw + j, i * dh * in_w:]
                     for c in range(0, grouped, 8):
                         w = weight[o, i, j, c:c + 8]
                         r0, r1, r2, r3 = src[c], src[c + 1], src[c + 2], src[c + 3]
@@ -278,23 +295,11 @@ def _conv_transpose2d_direct(wide_x, weight, span, row_len, dh, dw, wide_out):
                         w, row = weight[o, i, j, c], src[c]
                         for p in range(span):
                             dst[p] += w * row[p]
+        _fold_columns(shifted, kw, ph, pw, dw, in_w, out[n])
 
 
 def _direct_pays_off(c_in, c_out, stride):
     return tuple(stride) == (1, 1) and c_in * c_out <= DIRECT_MAX_CHANNEL_PAIRS
-
-
-def _wide_grad(grad_y, row_len):
-    """grad_y with each row padded by zeros to row_len, planes flattened: (N, C, OH·row_len)."""
-    n, c, oh, ow = grad_y.shape
-    wide = np.zeros((n, c, oh, row_len), dtype=grad_y.dtype)
-    wide[..., :ow] = grad_y
-    return wide.reshape(n, c, -1)
-
-
-def _span(out_hw, row_len):
-    """Length of the wide row that holds out_hw pixels (the last row's tail is not needed)."""
-    return (out_hw[0] - 1) * row_len + out_hw[1]
 
 
 # ---------------------------------------------------------------- convolution by im2col + GEMM
@@ -398,15 +403,10 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     n, c_in = x.shape[:2]
     c_out, kernel_size = weight.shape[1], weight.shape[2:]
     if _direct_pays_off(c_in, c_out, stride):
-        row_len = out_hw[1] + 2 * padding[1]
-        padded_h = out_hw[0] + 2 * padding[0]
-        wide_out = np.empty((n, c_out, padded_h * row_len), dtype=x.dtype)
-        _conv_transpose2d_direct(_wide_grad(x, row_len),
-                                 np.ascontiguousarray(weight.transpose(1, 2, 3, 0)),
-                                 _span(x.shape[2:], row_len), row_len, *dilation, wide_out)
-        wide_out = wide_out.reshape(n, c_out, padded_h, row_len)
-        return np.ascontiguousarray(wide_out[:, :, padding[0]:padding[0] + out_hw[0],
-                                             padding[1]:padding[1] + out_hw[1]])
+        out = np.empty((n, c_out) + tuple(out_hw), dtype=x.dtype)
+        _conv_transpose2d_direct(x, np.ascontiguousarray(weight.transpose(1, 2, 3, 0)),
+                                 *kernel_size, *padding, *dilation, out)
+        return out
     out = np.empty((n, c_out) + tuple(out_hw), dtype=x.dtype)
     rows = c_out * kernel_size[0] * kernel_size[1]
     chunk = _images_per_chunk(n, rows * x.shape[2] * x.shape[3] * x.itemsize, x.shape[2] * x.shape[3])
