@@ -148,19 +148,16 @@ def _shift_columns(x, kw, ph, pw, dw, out_w, shifted):
     # shifted[c·kw + j, h·OW + ow] = x[c, h − ph, ow + j·dw − pw], zero outside the image: the
     # padded image's rows cut to the output width, once for each column tap j
     channels, height, width = x.shape
-    padded_h = shifted.shape[1] // out_w
     for c in range(channels):
         for j in range(kw):
             row = shifted[c * kw + j]
-            for h in range(padded_h):
-                dst = row[h * out_w:(h + 1) * out_w]
-                if 0 <= h - ph < height:
-                    src = x[c, h - ph]
-                    for ow in range(out_w):
-                        w = ow + j * dw - pw
-                        dst[ow] = src[w] if 0 <= w < width else 0
-                else:
-                    dst[:] = 0
+            row[:] = 0
+            first, last = max(0, pw - j * dw), min(out_w, width + pw - j * dw)  # ow inside the image
+            for h in range(height):
+                src = x[c, h, first + j * dw - pw:]
+                dst = row[(h + ph) * out_w + first:]
+                for k in range(last - first):
+                    dst[k] = src[k]
 
 
 @njit(cache=True)
