@@ -205,3 +205,25 @@ def test_direct_loops_and_their_adjoints_agree(rng, n, c_in, c_out, size, kernel
     for got, expected in zip(conv_products(cpu_numba, *args, ONE, padding, dilation),
                              conv_products(reference, *args, ONE, padding, dilation)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("first, count", [(0, 60), (7, 20), (13, 1), (59, 1)])
+@pytest.mark.parametrize("padding, dilation, pad_value", [((1, 2), ONE, 0.0), ((0, 1), (2, 1), -np.inf)])
+def test_stride_one_unfold_and_fold_through_shifted_rows_agree(rng, first, count, padding, dilation,
+                                                               pad_value):
+    # im2col's rows first .. first+count-1 (of 5 channels · 3 · 4 taps), any start within a channel
+    x = rng.standard_normal((3, 5, 7, 9))
+    kh, kw = 3, 4
+    out_hw = [reference.output_size(x.shape[2 + a], (kh, kw)[a], 1, padding[a], dilation[a])
+              for a in (0, 1)]
+    settings = (kh, kw, 1, 1, *padding, *dilation, pad_value, *out_hw, first)
+    shifted = np.empty((count, 3 * out_hw[0] * out_hw[1]))
+    guarded = np.empty_like(shifted)
+    cpu_numba._unfold_rows_shifted(x, kh, kw, *padding, *dilation, pad_value, *out_hw, first, shifted)
+    cpu_numba._unfold_rows_guarded(x, *settings, guarded)
+    np.testing.assert_array_equal(shifted, guarded)
+    cols = rng.standard_normal((5 * kh * kw, 3 * out_hw[0] * out_hw[1]))
+    folded, expected = np.empty_like(x), np.empty_like(x)
+    cpu_numba._fold_shifted(cols, kh, kw, *padding, *dilation, *out_hw, folded)
+    cpu_numba._fold_guarded(cols, kh, kw, 1, 1, *padding, *dilation, *out_hw, expected)
+    np.testing.assert_allclose(folded, expected, rtol=1e-12, atol=1e-12)
