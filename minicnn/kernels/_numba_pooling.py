@@ -87,37 +87,38 @@ def _avg_pool_backward(grad_y, kh, kw, sh, sw, ph, pw, taps, grad_x):
 
 @njit(parallel=True, cache=True)
 def _avg_pool_tiles(x, kh, kw, taps, y):
-    # windows that tile the image (stride = kernel, no padding) need no bounds checks
-    channels = x.shape[1]
+    # windows that tile the image (stride = kernel, no padding) need no bounds checks; one
+    # image per task (LeNet's planes are too small to be a task each)
     out_h, out_w = y.shape[2], y.shape[3]
-    for t in prange(x.shape[0] * channels):
-        plane, out = x[t // channels, t % channels], y[t // channels, t % channels]
-        for oh in range(out_h):
-            for ow in range(out_w):
-                total = taps * 0
-                for i in range(kh):
-                    row = plane[oh * kh + i, ow * kw:]
-                    for j in range(kw):
-                        total += row[j]
-                out[oh, ow] = total / taps
+    for n in prange(x.shape[0]):
+        for c in range(x.shape[1]):
+            plane, out = x[n, c], y[n, c]
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    total = taps * 0
+                    for i in range(kh):
+                        row = plane[oh * kh + i, ow * kw:]
+                        for j in range(kw):
+                            total += row[j]
+                    out[oh, ow] = total / taps
 
 
 @njit(parallel=True, cache=True)
 def _avg_pool_tiles_backward(grad_y, kh, kw, taps, grad_x):
     # each pixel belongs to one window at most: a write, not an accumulation
-    channels = grad_x.shape[1]
     out_h, out_w = grad_y.shape[2], grad_y.shape[3]
-    for t in prange(grad_x.shape[0] * channels):
-        plane, g = grad_x[t // channels, t % channels], grad_y[t // channels, t % channels]
-        for oh in range(out_h):
-            for i in range(kh):
-                row = plane[oh * kh + i]
-                for ow in range(out_w):
-                    share = g[oh, ow] / taps
-                    for j in range(kw):
-                        row[ow * kw + j] = share
-        plane[out_h * kh:, :] = 0  # rows and columns past the last whole window
-        plane[:, out_w * kw:] = 0
+    for n in prange(grad_x.shape[0]):
+        for c in range(grad_x.shape[1]):
+            plane, g = grad_x[n, c], grad_y[n, c]
+            for oh in range(out_h):
+                for i in range(kh):
+                    row = plane[oh * kh + i]
+                    for ow in range(out_w):
+                        share = g[oh, ow] / taps
+                        for j in range(kw):
+                            row[ow * kw + j] = share
+            plane[out_h * kh:, :] = 0  # rows and columns past the last whole window
+            plane[:, out_w * kw:] = 0
 
 
 def _tiles(kernel_size, stride, padding):
