@@ -2,8 +2,9 @@
 
 Each plane is one parallel task. Max pooling picks its winner without a branch (random data
 would mispredict most of them); average pooling whose windows tile the image (stride equal
-to the kernel, no padding: LeNet's, and global pooling) skips the bounds checks, and its
-backward pass writes each pixel once instead of accumulating.
+to the kernel, no padding: LeNet's, and global pooling) skips the bounds checks, takes one
+image per task (LeNet's 10×10 planes are too small to be a task each), and its backward
+pass writes each pixel once instead of accumulating.
 Idea: d2l §7.5; see ``reference.py`` for the readable version of every function here.
 """
 import numpy as np
