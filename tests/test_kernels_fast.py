@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from minicnn import kernels
-from minicnn.kernels import cpu_numba, reference
+from minicnn.kernels import _numba_unfold, cpu_numba, reference
 
 pytestmark = pytest.mark.filterwarnings("ignore::numba.NumbaPerformanceWarning")
 
@@ -219,11 +219,11 @@ def test_stride_one_unfold_and_fold_through_shifted_rows_agree(rng, first, count
     settings = (kh, kw, 1, 1, *padding, *dilation, pad_value, *out_hw, first)
     shifted = np.empty((count, 3 * out_hw[0] * out_hw[1]))
     guarded = np.empty_like(shifted)
-    cpu_numba._unfold_rows_shifted(x, kh, kw, *padding, *dilation, pad_value, *out_hw, first, shifted)
-    cpu_numba._unfold_rows_guarded(x, *settings, guarded)
+    _numba_unfold._unfold_rows_shifted(x, kh, kw, *padding, *dilation, pad_value, *out_hw, first, shifted)
+    _numba_unfold._unfold_rows_guarded(x, *settings, guarded)
     np.testing.assert_array_equal(shifted, guarded)
     cols = rng.standard_normal((5 * kh * kw, 3 * out_hw[0] * out_hw[1]))
     folded, expected = np.empty_like(x), np.empty_like(x)
-    cpu_numba._fold_shifted(cols, kh, kw, *padding, *dilation, *out_hw, folded)
-    cpu_numba._fold_guarded(cols, kh, kw, 1, 1, *padding, *dilation, *out_hw, expected)
+    _numba_unfold._fold_shifted(cols, kh, kw, *padding, *dilation, *out_hw, folded)
+    _numba_unfold._fold_guarded(cols, kh, kw, 1, 1, *padding, *dilation, *out_hw, expected)
     np.testing.assert_allclose(folded, expected, rtol=1e-12, atol=1e-12)
