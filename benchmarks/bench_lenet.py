@@ -16,11 +16,13 @@ Usage: python benchmarks/bench_lenet.py [--repeats 3] [--threads 2] [--blas-thre
 import argparse
 import json
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import (ALONE, TORCH_ALONE, blas_threads_from_args, clean_subprocess, copy_weights_to_torch,  # noqa: E402
-                    interleaved_medians, machine, peak_rss_mib, set_threads, try_import_torch)
+from common import (TORCH_ALONE, alone_runs, blas_threads_from_args,  # noqa: E402
+                    clean_subprocess, copy_weights_to_torch, interleaved_medians,
+                    machine, peak_rss_mib, set_threads, try_import_torch)
 
 EXAMPLES = 60000
 
@@ -109,12 +111,8 @@ def alone(args):
     """Each contender in a fresh process (one warm-up epoch, one timed), taking turns; medians."""
     argv = ["--threads", str(args.threads), "--batch-size", str(args.batch_size),
             "--blas-threads", str(args.blas_threads)]
-    times = {name: [] for name in ALONE}
-    for _ in range(args.repeats):
-        for name, (side, environment) in ALONE.items():
-            result = clean_subprocess(__file__, ["--worker", side] + argv, **environment)
-            times[name].append(result["seconds"])
-    return {name: sorted(values)[len(values) // 2] for name, values in times.items()}
+    runs = alone_runs(__file__, argv, args.repeats)
+    return {column: statistics.median(r["seconds"] for r in results) for column, results in runs.items()}
 
 
 def main():

@@ -17,11 +17,13 @@ Usage: python benchmarks/bench_resnet.py [--repeats 5] [--threads 2] [--blas-thr
 import argparse
 import json
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import (ALONE, TORCH_ALONE, blas_threads_from_args, clean_subprocess, copy_weights_to_torch,  # noqa: E402
-                    interleaved_medians, machine, peak_rss_mib, set_threads, try_import_torch)
+from common import (TORCH_ALONE, alone_runs, blas_threads_from_args,  # noqa: E402
+                    clean_subprocess, copy_weights_to_torch, interleaved_medians,
+                    machine, peak_rss_mib, set_threads, try_import_torch)
 
 MODELS = ("resnet18", "densenet")
 
@@ -164,11 +166,8 @@ def alone(args):
     """{column: {network: seconds}}: each contender in a fresh process, taking turns; medians."""
     argv = ["--threads", str(args.threads), "--batch-size", str(args.batch_size), "--size",
             str(args.size), "--blas-threads", str(args.blas_threads), "--models", *args.models]
-    runs = {column: [] for column in ALONE}
-    for _ in range(args.repeats):
-        for column, (side, environment) in ALONE.items():
-            runs[column].append(clean_subprocess(__file__, ["--worker", side] + argv, **environment))
-    return {column: {name: sorted(r[name] for r in results)[len(results) // 2] for name in args.models}
+    runs = alone_runs(__file__, argv, args.repeats)
+    return {column: {name: statistics.median(r[name] for r in results) for name in args.models}
             for column, results in runs.items()}
 
 

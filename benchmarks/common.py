@@ -93,6 +93,16 @@ def clean_subprocess(script, argv, **environment):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def alone_runs(script, argv, repeats):
+    """{column: [the JSON each run printed]}: every ``ALONE`` contender ``repeats`` times, each in
+    a fresh process of ``script --worker ...``, taking turns so a neighbour's load reaches all."""
+    runs = {column: [] for column in ALONE}
+    for _ in range(repeats):
+        for column, (side, environment) in ALONE.items():
+            runs[column].append(clean_subprocess(script, ["--worker", side] + argv, **environment))
+    return runs
+
+
 def median_time(fn, repeats, warmup=1):
     """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
     for _ in range(warmup):
