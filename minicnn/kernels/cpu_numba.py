@@ -49,7 +49,8 @@ from ._numba_unfold import (_fold, _fold_columns, _out_hw, _shift_columns,  # no
                             _tap_rows, _unfold, _unfold_rows, col2im, im2col)  # im2col, col2im)
 
 CHUNK_BYTES = 1 << 20  # columns of one chunk of images: about one core's L2 cache
-PARTIAL_BYTES = 1 << 25  # partial weight gradients kept at once: at most 32 MB
+PARTIAL_BYTES = 1 << 23  # partial weight gradients kept at once: 8 MB, or MIN_PARTIALS of them
+MIN_PARTIALS = 4  # ... so that a few cores always share the weight gradient
 MIN_COLUMNS = 256  # a chunk's GEMM gets at least this many columns (OpenBLAS slows below)
 DIRECT_MIN_PIXELS = 256  # the direct weight gradient's dot products need this many outputs
 IMAGES_PER_PARTIAL = 8  # the direct weight gradient sums this many images per partial result
@@ -324,7 +325,7 @@ def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
     plane = grad_y.shape[2] * grad_y.shape[3]
     chunk = _images_per_chunk(n, rows * plane * x.itemsize, plane)
     n_chunks = -(-n // chunk)
-    groups = max(1, min(n_chunks, PARTIAL_BYTES // (c_out * rows * x.itemsize)))
+    groups = min(n_chunks, max(MIN_PARTIALS, PARTIAL_BYTES // (c_out * rows * x.itemsize)))
     group = -(-n_chunks // groups)
     partial = np.empty((-(-n_chunks // group), rows, c_out), dtype=x.dtype)
     _conv2d_weight_gemm(x, grad_y, *settings, chunk, group, partial)
