@@ -45,11 +45,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # call each time. 3,000 spins made a LeNet step 4–6 % faster on an idle machine and cost
 # nothing measurable beside a busy neighbour; 10,000 cost 40 % there (docs/performance.md).
 os.environ.setdefault("GOMP_SPINCOUNT", "3000")
-# The Numba face calls BLAS (SciPy's OpenBLAS, loaded on first use, after this line) from
-# inside its own threads, one matrix product per thread: BLAS itself must then use one thread,
-# or the threads oversubscribe the cores (docs/performance.md). NumPy's own BLAS, loaded
-# before this line, keeps whatever OPENBLAS_NUM_THREADS said when NumPy was imported.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Freed arrays stay in the process for the next step instead of costing page faults again.
 if host_memory.wanted():
     host_memory.keep_freed_memory()

@@ -1,9 +1,8 @@
 """The dense layers' kernels in the Numba face (``cpu_numba`` hands them on): matmul, sigmoid.
 
-The matrix product goes through Numba's ``np.dot``, so it runs on SciPy's OpenBLAS with one
-thread, as the convolutions do (``kernels/__init__.py``); NumPy's own BLAS may have been
-started with several threads, which on a busy machine made a LeNet-sized product 60–130×
-slower. The sigmoid computes its own e^-|x| in the same parallel loop (``_exp_nonpositive``):
+The matrix product runs on minicnn's own one-thread OpenBLAS (``_blas.gemm``), as the
+convolutions do; NumPy's BLAS may have been started with several threads, which on a busy
+machine made a LeNet-sized product 60–130× slower. The sigmoid computes its own e^-|x| in the same parallel loop (``_exp_nonpositive``):
 Numba has no vector ``exp`` (without Intel's SVML, ``math.exp`` is one libm call per
 element), but range reduction, a polynomial and a few bit operations are plain arithmetic
 that LLVM turns into SIMD instructions.
@@ -17,18 +16,16 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from . import reference
-
-
-@njit(cache=True)
-def _dot(a, b):
-    return np.dot(a, b)
+from ._blas import gemm
 
 
 def matmul(a, b):
-    """a · b through Numba, so BLAS runs on one thread as in the convolutions; see reference.matmul."""
+    """a · b on minicnn's one-thread OpenBLAS, as in the convolutions; see reference.matmul."""
     if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
         return reference.matmul(a, b)
-    return _dot(_contiguous(a), _contiguous(b))
+    out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    gemm(_contiguous(a), _contiguous(b), out)
+    return out
 
 
 def _contiguous(a):

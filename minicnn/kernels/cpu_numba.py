@@ -27,8 +27,7 @@ The pieces of craft, each measured on a 2-core machine (docs/performance.md):
   the columns never travel to main memory, and Numba and BLAS never hand the cores to each
   other. (A weight gradient whose dY is small splits the rows of its result instead of
   the batch, so that no task sums a large partial result.) BLAS must then use one thread
-  per call: ``kernels/__init__.py`` sets OPENBLAS_NUM_THREADS=1 before SciPy's OpenBLAS
-  (the one Numba calls) loads.
+  per call: minicnn's own OpenBLAS, started with one thread (``_blas.py``).
 * Numba's OpenMP threads sleep, after a short spin, between loops
   (``OMP_WAIT_POLICY=PASSIVE`` and ``GOMP_SPINCOUNT=3000``, also set in
   ``kernels/__init__.py`` unless you set them yourself): on a machine whose cores are busy,
@@ -41,6 +40,7 @@ partial sums are grouped by the shapes alone.
 import numpy as np
 from numba import njit, prange
 
+from ._blas import gemm
 from ._numba_dense import matmul, sigmoid, sigmoid_backward  # noqa: F401  (this face's dense layers)
 from ._numba_norm import batch_norm, batch_norm_backward, channel_moments  # noqa: F401  (BatchNorm)
 from ._numba_pooling import (avg_pool2d, avg_pool2d_backward, max_pool2d,  # noqa: F401  (and pooling)
@@ -185,7 +185,8 @@ def _conv2d_gemm(x, weight, bias, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y
         n0, m = b * chunk, min(chunk, n_img - b * chunk)
         cols = np.empty((rows, m * plane), dtype=x.dtype)
         _unfold(x[n0:n0 + m], kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, cols)
-        product = np.dot(weight, cols)
+        product = np.empty((c_out, m * plane), dtype=x.dtype)
+        gemm(weight, cols, product)
         for k in range(m):
             for o in range(c_out):
                 y[n0 + k, o].reshape(plane)[:] = product[o, k * plane:(k + 1) * plane] + bias[o]
@@ -197,8 +198,9 @@ def _conv_transpose2d_gemm(x, weight, kh, kw, sh, sw, ph, pw, dh, dw, chunk, out
     n_img, in_h, in_w = x.shape[0], x.shape[2], x.shape[3]
     for b in prange((n_img + chunk - 1) // chunk):
         n0, m = b * chunk, min(chunk, n_img - b * chunk)
-        _fold(np.dot(weight.T, _side_by_side(x, n0, m)), kh, kw, sh, sw, ph, pw, dh, dw, in_h, in_w,
-              out[n0:n0 + m])
+        cols = np.empty((weight.shape[1], m * in_h * in_w), dtype=x.dtype)
+        gemm(weight.T, _side_by_side(x, n0, m), cols)
+        _fold(cols, kh, kw, sh, sw, ph, pw, dh, dw, in_h, in_w, out[n0:n0 + m])
 
 
 @njit(parallel=True, cache=True)
@@ -215,7 +217,7 @@ def _conv2d_weight_gemm(x, grad_y, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, 
             n0, m = b * chunk, min(chunk, n_img - b * chunk)
             cols = np.empty((rows, m * plane), dtype=x.dtype)
             _unfold(x[n0:n0 + m], kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, cols)
-            partial[g] += np.dot(cols, _side_by_side(grad_y, n0, m).T)
+            gemm(cols, _side_by_side(grad_y, n0, m).T, partial[g], True)
 
 
 @njit(parallel=True, cache=True)
@@ -229,7 +231,7 @@ def _conv2d_weight_rows(x, grad_y, kh, kw, sh, sw, ph, pw, dh, dw, zero, block, 
         r0, r1 = b * block, min(rows, (b + 1) * block)
         cols = np.empty((r1 - r0, n_img * out_h * out_w), dtype=x.dtype)
         _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, r0, cols)
-        grad_w[:, r0:r1] = np.dot(dy, cols.T)
+        gemm(dy, cols.T, grad_w[:, r0:r1])
 
 
 @njit(cache=True)

@@ -1,0 +1,112 @@
+"""The matrix product of the Numba face: OpenBLAS's GEMM, called from inside Numba's threads.
+
+The fused loops (im2col + GEMM, Winograd's 16 products, the dense layers) multiply matrices
+inside their own parallel tasks, so each product must run on one thread. minicnn loads its
+own copy of OpenBLAS for that (the ``scipy-openblas32`` wheel, the build NumPy and SciPy
+ship) and sets it to one thread, leaving NumPy's and SciPy's BLAS as the user configured
+them. (Numba's ``np.dot`` calls SciPy's OpenBLAS, whose thread count follows
+OPENBLAS_NUM_THREADS: set to 2, the 16 small products of a Winograd convolution ran 6×
+slower.) ``gemm`` reaches ``cblas_sgemm``/``cblas_dgemm`` by name, as a C function Numba
+links against (``numba.types.ExternalFunction``), so the kernels that call it stay cached.
+
+``gemm`` takes any 2-D float array whose rows or columns are contiguous, transposed views
+included, writes into a given output (a block of a larger array is fine) and can add to it
+instead of overwriting: no copies, no temporary arrays. With ``NUMBA_DISABLE_JIT=1`` it is
+NumPy's matmul, so that the kernels can be stepped through as Python.
+Idea: Goto & van de Geijn (2008), "Anatomy of High-Performance Matrix Multiplication"
+(OpenBLAS descends from GotoBLAS); Numba's "Calling C code" (ctypes and external functions).
+"""
+import ctypes
+import os
+from pathlib import Path
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+import scipy_openblas32
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enumerations
+
+
+def _load_openblas():
+    """OpenBLAS from the scipy-openblas32 wheel, started with one thread whatever the environment says."""
+    folder = Path(scipy_openblas32.get_lib_dir())
+    found = sorted(p for p in folder.iterdir()
+                   if p.name.startswith("libscipy_openblas") and p.suffix in (".so", ".dylib", ".dll"))
+    if not found:
+        raise ImportError(f"minicnn: no OpenBLAS library in {folder}; reinstall scipy-openblas32")
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read once, when the library loads
+    try:
+        library = ctypes.CDLL(str(found[0]))
+    finally:
+        if saved is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = saved
+    library.scipy_openblas_set_num_threads(1)
+    return library
+
+
+def _cblas_gemm(library, name, real):
+    """The C function ``library.name`` (a CBLAS ?gemm on ``real`` numbers), callable from Numba."""
+    llvm.add_symbol(f"minicnn_{name}", ctypes.cast(getattr(library, name), ctypes.c_void_p).value)
+    enum, size, pointer = types.int32, types.int32, types.voidptr
+    return types.ExternalFunction(f"minicnn_{name}", types.void(
+        enum, enum, enum, size, size, size, real, pointer, size, pointer, size, real, pointer, size))
+
+
+OPENBLAS = _load_openblas()
+_sgemm = _cblas_gemm(OPENBLAS, "scipy_cblas_sgemm", types.float32)
+_dgemm = _cblas_gemm(OPENBLAS, "scipy_cblas_dgemm", types.float64)
+
+
+@intrinsic
+def _address(typingctx, array):
+    # the address of array's first element, as a C void*
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        return builder.bitcast(data, cgutils.voidptr_t)
+    return types.voidptr(array), codegen
+
+
+@njit(cache=True)
+def _layout(a):
+    # (CBLAS transpose flag, leading dimension) of a 2-D array whose rows or columns are contiguous
+    if a.strides[1] == a.itemsize or a.shape[1] == 1:
+        return NO_TRANS, max(1, a.shape[1], a.strides[0] // a.itemsize)
+    return TRANS, max(1, a.shape[0], a.strides[1] // a.itemsize)
+
+
+@njit(cache=True)
+def _gemm_blas(a, b, out, accumulate=False):
+    """out = a · b, or out += a · b with ``accumulate``, for float32 or float64 arrays of one
+    dtype: a (M, K) and b (K, N) each with contiguous rows or columns, out (M, N) with
+    contiguous rows."""
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    if m == 0 or n == 0:
+        return
+    trans_a, lda = _layout(a)
+    trans_b, ldb = _layout(b)
+    ldc = max(1, n, out.strides[0] // out.itemsize)
+    beta = 1.0 if accumulate else 0.0
+    if out.itemsize == 4:
+        _sgemm(ROW_MAJOR, trans_a, trans_b, m, n, k, np.float32(1), _address(a), lda,
+               _address(b), ldb, np.float32(beta), _address(out), ldc)
+    else:
+        _dgemm(ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, _address(a), lda, _address(b), ldb,
+               beta, _address(out), ldc)
+
+
+def _gemm_numpy(a, b, out, accumulate=False):
+    """_gemm_blas in NumPy, for NUMBA_DISABLE_JIT=1."""
+    if accumulate:
+        out += a @ b
+    else:
+        np.matmul(a, b, out=out)
+
+
+gemm = _gemm_numpy if numba.config.DISABLE_JIT else _gemm_blas
