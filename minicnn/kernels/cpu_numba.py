@@ -40,6 +40,7 @@ Only the plain sums and dot products (``channel_sums``, ``_tap_dots``) let LLVM 
 floating-point sum (into SIMD lanes), and no result depends on the number of threads:
 partial sums are grouped by the shapes alone.
 """
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -349,8 +350,7 @@ def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
     settings = (*kernel_size, *stride, *padding, *dilation, x.dtype.type(0))
     if grad_y.nbytes <= SMALL_GRAD_BYTES:  # small dY: split the rows of the result, not the batch
         grad_w = np.empty((c_out, rows), dtype=x.dtype)
-        block = max(1, CHUNK_BYTES // max(1, grad_y.nbytes // c_out))
-        _conv2d_weight_rows(x, grad_y, *settings, block, grad_w)
+        _conv2d_weight_rows(x, grad_y, *settings, _rows_per_block(rows, grad_y.nbytes // c_out), grad_w)
         return grad_w.reshape((c_out, c) + tuple(kernel_size))
     plane = grad_y.shape[2] * grad_y.shape[3]
     chunk = _images_per_chunk(n, rows * plane * x.itemsize, plane)
@@ -358,6 +358,15 @@ def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
     partial = np.empty((groups, rows, c_out), dtype=x.dtype)
     _conv2d_weight_gemm(x, grad_y, *settings, chunk, group, partial)
     return np.ascontiguousarray(partial.sum(axis=0).T).reshape((c_out, c) + tuple(kernel_size))
+
+
+def _rows_per_block(rows, bytes_per_row):
+    """Rows of the weight gradient per task: their columns fit CHUNK_BYTES, and every thread
+    gets a block; evened out (336 rows in blocks of 327 left one thread 9). Each block is a
+    separate part of the result, so the split cannot change it."""
+    blocks = max(-(-rows // max(1, CHUNK_BYTES // max(1, bytes_per_row))),
+                 min(rows, numba.get_num_threads()))
+    return -(-rows // blocks)
 
 
 def _conv2d_weight_winograd(x, grad_y, padding):
