@@ -9,6 +9,8 @@ last tile), paddings 0–2, a 1×1 output, several chunks and groups of partial 
 import numba
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import minicnn.functional.conv as C
 from minicnn import Tensor, gradcheck
@@ -99,6 +101,20 @@ def test_winograd_convolutions_agree_with_the_reference(rng, winograd_everywhere
                              conv_products(reference, *args, padding)):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * (np.abs(expected).max() + 1))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 5), st.integers(1, 9), st.integers(1, 9),
+       st.integers(0, 2), st.integers(0, 2), st.integers(0, 2 ** 31))
+def test_winograd_agrees_on_random_shapes(winograd_everywhere, n, c_in, c_out, height, width,
+                                          ph, pw, seed):
+    height, width = max(height, 3 - 2 * ph), max(width, 3 - 2 * pw)  # at least a 1×1 output
+    args = random_case(np.random.default_rng(seed), n, c_in, c_out, height, width, (ph, pw),
+                       np.float32)
+    expected = conv_products(reference, *[a.astype(np.float64) for a in args], (ph, pw))
+    for got, want in zip(conv_products(cpu_numba, *args, (ph, pw)), expected):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * (np.abs(want).max() + 1))
 
 
 @pytest.mark.parametrize("chunk_bytes, partial_bytes", [(1 << 20, 1 << 25), (1, 1 << 25), (1, 1)])
