@@ -5,7 +5,7 @@ three ways in one process: minicnn's Numba face, minicnn's readable reference fa
 (``MINICNN_NUMBA=0``) and PyTorch, all with the same number of threads. Each contender runs
 its repeats back to back after a warm-up and the median is reported, so one library's idle
 threads never spin on the other's time. Prints a Markdown table for docs/performance.md.
-Usage: python benchmarks/bench_ops.py [--repeats 7] [--threads 2] [--blas-threads N]
+Usage: python benchmarks/bench_ops.py [--repeats 7] [--threads 2] [--blas-threads 1]
                                      [--skip-reference]
 """
 import argparse
@@ -18,15 +18,15 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per op (median)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for everyone")
-    parser.add_argument("--blas-threads", type=int, default=None,
-                        help="threads for NumPy's BLAS (default: --threads)")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="threads for NumPy's BLAS, which the reference face uses (default 1: "
+                             "more leave threads spinning on the next contender's time)")
     parser.add_argument("--skip-reference", action="store_true", help="skip the slow reference face")
     return parser.parse_args()
 
 
 ARGS = parse_args()
-BLAS_THREADS = ARGS.threads if ARGS.blas_threads is None else ARGS.blas_threads
-os.environ["OPENBLAS_NUM_THREADS"] = str(BLAS_THREADS)  # read when NumPy loads its BLAS
+os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.blas_threads)  # read when NumPy loads its BLAS
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine, median_time, try_import_torch  # noqa: E402
@@ -109,7 +109,7 @@ def main():
     # OpenMP runtime would also serve Numba's threads, spinning; see bench_lenet.py)
     torch = try_import_torch(ARGS.threads)
     rng = np.random.default_rng(0)
-    print(f"machine: {machine()}; threads: {ARGS.threads} (BLAS {BLAS_THREADS}); "
+    print(f"machine: {machine()}; threads: {ARGS.threads} (NumPy's BLAS {ARGS.blas_threads}); "
           f"median of {ARGS.repeats} runs; load average {os.getloadavg()[0]:.1f}; "
           f"numba {numba.__version__}, numpy {np.__version__}"
           + (f", torch {torch.__version__}" if torch else ", torch not installed"))
