@@ -97,7 +97,7 @@ def test_convolution_products_agree(geometry, c_out, seed):
 
 @pytest.mark.parametrize("c_in, c_out", [(1, 6), (6, 16), (64, 8)])
 def test_lenet_sized_convolutions_agree(rng, c_in, c_out):
-    # (1, 6) and (6, 16) take the direct loops, (64, 8) im2col + GEMM in batch slices
+    # (1, 6) takes the direct loops, (6, 16) and (64, 8) im2col + GEMM in batch slices
     x = rng.standard_normal((3, c_in, 14, 13)).astype(np.float32)
     weight = rng.standard_normal((c_out, c_in, 5, 5)).astype(np.float32)
     grad_y = rng.standard_normal((3, c_out, 12, 11)).astype(np.float32)

@@ -10,7 +10,7 @@ Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler").
 
 The pieces of craft, each measured on a 2-core machine (docs/performance.md):
 
-* A convolution with few channels (LeNet's) runs as a direct loop over the image's
+* A convolution with very few channels (LeNet's first) runs as a direct loop over the image's
   column-shifted rows (``_numba_unfold``): tap (i, j) of output pixel p = oh·OW + ow reads
   shifted row (c, j) at i·OW + p, so every tap is one long, contiguous multiply-add over
   all OH·OW outputs (eight taps per pass, so each load and store of the output row serves
@@ -60,7 +60,8 @@ MIN_COLUMNS = 256  # a chunk's GEMM gets at least this many columns (OpenBLAS sl
 DIRECT_MIN_PIXELS = 256  # the direct weight gradient's dot products need this many outputs
 IMAGES_PER_PARTIAL = 8  # the direct weight gradient sums this many images per partial result
 SMALL_GRAD_BYTES = 1 << 20  # a weight gradient whose dY is this small splits its rows, not the batch
-DIRECT_MAX_CHANNEL_PAIRS = 128  # C_in·C_out up to this: direct loop beats im2col + GEMM
+DIRECT_MAX_CHANNEL_PAIRS = 32  # C_in·C_out up to this: direct loop beats im2col + GEMM (LeNet's
+# conv1 has 6; its conv2, 96, took the direct loops until minicnn's own OpenBLAS made the GEMM faster)
 WINOGRAD_MIN_CHANNELS = 32  # Winograd needs this many input and output channels ...
 WINOGRAD_MIN_PIXELS = 64  # ... and output planes this large (below, its transforms cost more)
 
