@@ -85,7 +85,7 @@ def _layout(a):
 def _gemm_blas(a, b, out, accumulate=False):
     """out = a · b, or out += a · b with ``accumulate``, for float32 or float64 arrays of one
     dtype: a (M, K) and b (K, N) each with contiguous rows or columns, out (M, N) with
-    contiguous rows."""
+    contiguous rows, all with positive strides (BLAS has no other layouts)."""
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
     if m == 0 or n == 0:
         return
