@@ -160,7 +160,8 @@ def test_winograd_gradcheck(rng, winograd_everywhere):
     (64, 64, (3, 3), ONE, (2, 2), (24, 24), False),  # dilated
     (64, 64, (5, 5), ONE, ONE, (24, 24), False),
     (16, 64, (3, 3), ONE, ONE, (24, 24), False),  # too few channels: the transforms dominate
-    (256, 256, (3, 3), ONE, ONE, (7, 7), False),  # too few tiles, a third of them wasted
+    (256, 256, (3, 3), ONE, ONE, (6, 6), True),  # ResNet-18's third stage at 96 × 96
+    (512, 512, (3, 3), ONE, ONE, (3, 3), False),  # 2 × 2 tiles: 7 of their 16 outputs wasted
 ])
 def test_winograd_is_chosen_where_it_pays_off(c_in, c_out, kernel, stride, dilation, out_hw,
                                               expected):

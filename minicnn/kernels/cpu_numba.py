@@ -63,7 +63,7 @@ SMALL_GRAD_BYTES = 1 << 20  # a weight gradient whose dY is this small splits it
 DIRECT_MAX_CHANNEL_PAIRS = 32  # C_in·C_out up to this: direct loop beats im2col + GEMM (LeNet's
 # conv1 has 6; its conv2, 96, took the direct loops until minicnn's own OpenBLAS made the GEMM faster)
 WINOGRAD_MIN_CHANNELS = 32  # Winograd needs this many input and output channels ...
-WINOGRAD_MIN_PIXELS = 64  # ... and output planes this large (below, its transforms cost more)
+WINOGRAD_MIN_PIXELS = 36  # ... and output planes this large (3×3 planes waste 7 of 16 tile outputs)
 
 
 # ---------------------------------------------------------------- direct convolution
@@ -289,8 +289,17 @@ def conv2d(x, weight, stride, padding, dilation, bias=None):
 def _conv2d_winograd(x, weight, bias, padding, y):
     # F(2×2, 3×3) in chunks of images whose transformed tiles fit CHUNK_BYTES (_numba_winograd)
     tiles = np.prod(winograd.tiles_of(*y.shape[2:]))
-    chunk = _images_per_chunk(x.shape[0], 16 * (x.shape[1] + y.shape[1]) * tiles * x.itemsize, tiles)
+    chunk = _winograd_chunk(x.shape[0], x.shape[1] + y.shape[1], tiles, x.itemsize)
     winograd.conv2d_loop(x, winograd.weight_transform(weight), bias, *padding, chunk, y)
+
+
+def _winograd_chunk(n, channels, tiles, itemsize):
+    """Images per Winograd chunk: as _images_per_chunk for 16 transformed values per tile and
+    channel (in and out), but at least MIN_PARTIALS chunks when the batch allows: a batch of
+    small planes otherwise made one chunk, one thread. By the shapes alone, so that no result
+    depends on the thread count."""
+    chunk = _images_per_chunk(n, 16 * channels * tiles * itemsize, tiles)
+    return min(chunk, -(-n // MIN_PARTIALS))
 
 
 def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
@@ -374,7 +383,7 @@ def _conv2d_weight_winograd(x, grad_y, padding):
     # F(2×2, 3×3)'s weight gradient: 16 sums over the tiles, per group of chunks of images
     n, c_in, c_out = x.shape[0], x.shape[1], grad_y.shape[1]
     tiles = np.prod(winograd.tiles_of(*grad_y.shape[2:]))
-    chunk = _images_per_chunk(n, 16 * (c_in + c_out) * tiles * x.itemsize, tiles)
+    chunk = _winograd_chunk(n, c_in + c_out, tiles, x.itemsize)
     group, groups = _partial_groups(n, chunk, 16 * c_out * c_in * x.itemsize)
     partial = np.empty((groups, 16, c_out, c_in), dtype=x.dtype)
     winograd.weight_sums_loop(x, grad_y, *padding, chunk, group, partial)
