@@ -104,7 +104,7 @@ def _split_plane(plane, ph, pw, split):
     for h in range(height):
         src = plane[h]
         for s in range(2):
-            first = (pw + s) % 2  # the first w whose padded column 2u + s has parity s
+            first = (pw + s) % 2  # the first w whose padded column w + pw has parity s
             dst = split[h + ph, s, (first + pw) // 2:]
             for k in range((width - first + 1) // 2):
                 dst[k] = src[first + 2 * k]
