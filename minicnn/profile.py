@@ -35,9 +35,9 @@ OVERHEAD = "Python & autograd (the rest)"
 # of the convolution rows; the CuPy face calls them as kernels of their own.
 KERNEL_TYPES = {
     "im2col": "im2col", "col2im": "col2im",
-    "conv2d": "conv forward (im2col + GEMM, or direct loop)",
-    "conv_transpose2d": "conv input grad (GEMM + col2im, or direct loop)",
-    "conv2d_weight": "conv weight grad (im2col + GEMM, or direct loop)",
+    "conv2d": "conv forward (im2col + GEMM, Winograd or direct loop)",
+    "conv_transpose2d": "conv input grad (GEMM + col2im, Winograd or direct loop)",
+    "conv2d_weight": "conv weight grad (im2col + GEMM, Winograd or direct loop)",
     "max_pool2d": "pooling", "max_pool2d_backward": "pooling",
     "avg_pool2d": "pooling", "avg_pool2d_backward": "pooling",
     "sigmoid": "activations", "sigmoid_backward": "activations", "matmul": "linear",

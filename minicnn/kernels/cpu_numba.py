@@ -266,7 +266,8 @@ def _images_per_chunk(n, bytes_per_image, plane):
 
 
 def conv2d(x, weight, stride, padding, dilation, bias=None):
-    """y = conv2d(x, W) + b: direct loop for few channels, else im2col + GEMM per chunk of images."""
+    """y = conv2d(x, W) + b: direct loop for very few channels, Winograd for wide 3×3 stride-1
+    layers, else im2col + GEMM per chunk of images."""
     x = np.ascontiguousarray(x)
     c_out, c_in, kh, kw = weight.shape
     bias = np.zeros(c_out, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
@@ -303,7 +304,8 @@ def _winograd_chunk(n, channels, tiles, itemsize):
 
 
 def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
-    """y = col2im(Wᵀ · x), the input gradient of conv2d; see reference.conv_transpose2d."""
+    """y = col2im(Wᵀ · x), the input gradient of conv2d (by the direct loop's adjoint or by
+    Winograd where conv2d takes them); see reference.conv_transpose2d."""
     x = np.ascontiguousarray(x)
     n, c_in = x.shape[:2]
     c_out, kernel_size = weight.shape[1], weight.shape[2:]
@@ -345,8 +347,9 @@ def channel_sums(a):
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
-    """dW = dY · im2col(x)ᵀ: for few channels and large images, dot products over the shifted
-    rows of the direct loop; else im2col + GEMM summed over chunks. See reference.conv2d_weight."""
+    """dW = dY · im2col(x)ᵀ: for very few channels and large images, dot products over the
+    shifted rows of the direct loop; for wide 3×3 stride-1 layers, Winograd's adjoint; else
+    im2col + GEMM summed over chunks. See reference.conv2d_weight."""
     x, grad_y = np.ascontiguousarray(x), np.ascontiguousarray(grad_y)
     n, c = x.shape[:2]
     c_out = grad_y.shape[1]
