@@ -104,13 +104,15 @@ class Profile:
         """The profile as text: one row per op type (or per function with ``detail``)."""
         per = f"ms/step ({steps})" if steps else "ms"
         scale = 1e3 / (steps or 1)
-        lines = [f"{'op type' if not detail else 'function':48s} {per:>14s} {'%':>6s} {'calls':>7s}"]
         rows = ([(n, s, c) for _, n, s, c in self.by_name()] + [self.by_type()[-1]]
                 if detail else self.by_type())
+        total = "total (wall time of the block)"
+        width = max(len(label) for label in [total] + [name for name, _, _ in rows])  # the longest label fits
+        lines = [f"{'op type' if not detail else 'function':{width}s} {per:>14s} {'%':>6s} {'calls':>7s}"]
         for name, seconds, calls in rows:
             share = 100 * seconds / self.total if self.total else 0.0
-            lines.append(f"{name:48s} {seconds * scale:14.2f} {share:6.1f} {calls or '':>7}")
-        lines.append(f"{'total (wall time of the block)':48s} {self.total * scale:14.2f} {100.0:6.1f}")
+            lines.append(f"{name:{width}s} {seconds * scale:14.2f} {share:6.1f} {calls or '':>7}")
+        lines.append(f"{total:{width}s} {self.total * scale:14.2f} {100.0:6.1f}")
         return "\n".join(lines)
 
     def print(self, steps=None, detail=False, file=None):

@@ -83,3 +83,13 @@ def test_print_gives_milliseconds_per_step(profiled_steps, capsys):
     profiled_steps.print(steps=2, detail=True)
     out = capsys.readouterr().out
     assert "ms/step (2)" in out and "kernels.conv2d" in out and "total" in out
+
+
+def test_every_label_fits_its_column(profiled_steps):
+    for detail in (False, True):
+        header, *rows = profiled_steps.table(steps=2, detail=detail).splitlines()
+        width = len(header) - len(" ms/step (2)      %   calls")  # the label column, then three numbers
+        labels = {name for name, _, _ in profiled_steps.by_type()}
+        labels |= {name for _, name, _, _ in profiled_steps.by_name()} | {"total (wall time of the block)"}
+        for row in rows:
+            assert row[:width].rstrip() in labels and row[width] == " ", row
