@@ -9,27 +9,49 @@ import json
 import os
 import sys
 
+import numpy
+
 import minicnn
 from minicnn import backend, data, models, optim, training
 
 
+def positive_int(text):
+    """An argparse type: a whole number of at least 1 (0 epochs or images leaves nothing to report)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def image_side(text):
+    """An argparse type for ``--resize``: 0 (keep 28×28) or a side of at least 1 pixel."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (keep 28×28) or a side in pixels, got {value}")
+    return value
+
+
 def parser(name, epochs=10, batch_size=256, lr=0.9, resize=None):
-    """The command line of a training example, with d2l's settings for ``name`` as defaults."""
-    p = argparse.ArgumentParser(description=f"Train {name} on Fashion-MNIST with minicnn (d2l settings by default).")
-    p.add_argument("--backend", choices=("numpy", "cupy"), default=os.environ.get("MINICNN_BACKEND", "numpy"))
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=batch_size)
-    p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--resize", type=int, default=resize, help="resize 28x28 images to this size (d2l: 224 or 96)")
-    p.add_argument("--train-subset", type=int, default=None, help="train on the first N training images only")
-    p.add_argument("--test-subset", type=int, default=None, help="evaluate on the first N test images only")
+    """The command line of a training example, with d2l's settings for ``name`` as defaults (``--help`` shows them)."""
+    p = argparse.ArgumentParser(description=f"Train {name} on Fashion-MNIST with minicnn (d2l settings by default).",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--backend", choices=("numpy", "cupy"), default=os.environ.get("MINICNN_BACKEND", "numpy"),
+                   help="array backend (the default comes from $MINICNN_BACKEND when set)")
+    p.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the training set")
+    p.add_argument("--batch-size", type=positive_int, default=batch_size, help="images per SGD step")
+    p.add_argument("--lr", type=float, default=lr, help="SGD learning rate")
+    p.add_argument("--resize", type=image_side, default=resize,
+                   help="resize 28x28 images to this size (d2l: 224 or 96; 0 or none: keep 28x28)")
+    p.add_argument("--train-subset", type=positive_int, default=None, help="train on the first N training images only")
+    p.add_argument("--test-subset", type=positive_int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST IDX files")
     p.add_argument("--out", default=os.path.join("runs", name), help="folder for checkpoint, history and plot")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling and dropout")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
-    p.add_argument("--profile", type=int, metavar="N", default=None,
+    p.add_argument("--profile", type=positive_int, metavar="N", default=None,
                    help="time N training steps by op type (minicnn.profile), print the table and exit")
+    p.set_defaults(default_side=resize or 28)
     return p
 
 
@@ -61,24 +83,82 @@ def start(args):
 
 
 def run(name, build_model, args, loss_fn=None):
-    """Build, initialise (Xavier-uniform, as d2l) and train ``build_model()``; print and save the result."""
+    """Build, initialise (Xavier-uniform, as d2l) and train ``build_model(side)``; print and save the result.
+
+    ``build_model`` takes the side of the (square) training images. Anything the user can
+    fix (the data, the image size, a checkpoint that does not fit) ends the run with one
+    ``error:`` line instead of a traceback.
+    """
     start(args)
     try:
+        model = build_for_side(name, build_model, args.resize or 28, args.default_side)
         train_loader, test_loader = load_fashion_mnist(args)
-    except (data.DatasetNotFoundError, data.DataFileError) as error:
+        models.init_xavier_(model)
+        model.to(args.backend)
+        optimizer = optim.SGD(model.parameters(), lr=args.lr)
+        if args.profile:
+            profile_steps(model, train_loader, optimizer, args.profile, loss_fn or minicnn.functional.cross_entropy)
+            return model, None
+        extra = {"loss_fn": loss_fn} if loss_fn is not None else {}
+        history = training.fit(model, train_loader, test_loader, optimizer, args.epochs,
+                               out_dir=args.out, resume=args.resume, progress=not args.no_progress, **extra)
+    except (FileNotFoundError, data.DataFileError, ImageSizeError, training.ResumeError,
+            training.TrainingDiverged) as error:  # FileNotFoundError: the data, or --resume without a checkpoint
         sys.exit(f"error: {error}")
-    model = build_model()
-    models.init_xavier_(model)
-    model.to(args.backend)
-    optimizer = optim.SGD(model.parameters(), lr=args.lr)
-    if args.profile:
-        profile_steps(model, train_loader, optimizer, args.profile, loss_fn or minicnn.functional.cross_entropy)
-        return model, None
-    extra = {"loss_fn": loss_fn} if loss_fn is not None else {}
-    history = training.fit(model, train_loader, test_loader, optimizer, args.epochs,
-                           out_dir=args.out, resume=args.resume, progress=not args.no_progress, **extra)
     _report(name, args, history)
     return model, history
+
+
+class ImageSizeError(ValueError):
+    """The network cannot take images of the requested size; the message names the smallest that works."""
+
+
+def _try_side(build_model, side):
+    """(the network built for ``side``, None) if one blank ``side``×``side`` image goes through it, else (None, the error)."""
+    try:
+        model = build_model(side)
+        model.eval()
+        with minicnn.no_grad():
+            model(minicnn.Tensor(numpy.zeros((1, _input_channels(model), side, side), dtype="float32")))
+    except ValueError as error:
+        return None, error
+    return model, None
+
+
+def _input_channels(model):
+    """The input channels of the model's first convolution (1 for Fashion-MNIST)."""
+    return next(m for m in model.modules() if isinstance(m, minicnn.nn.Conv2d)).in_channels
+
+
+def smallest_side(build_model, largest):
+    """The smallest side from 1 to ``largest`` the network takes, by bisection; None if it does not take ``largest``.
+
+    Every convolution and pooling maps a larger input to an output at least as large, so
+    below a side the network takes, the sides it takes form one unbroken range.
+    """
+    if _try_side(build_model, largest)[0] is None:
+        return None
+    low, high = 1, largest  # high is always a side the network takes
+    while low < high:
+        middle = (low + high) // 2
+        if _try_side(build_model, middle)[0] is None:
+            low = middle + 1
+        else:
+            high = middle
+    return high
+
+
+def build_for_side(name, build_model, side, default_side):
+    """``build_model(side)``, checked on one blank image; ImageSizeError names the smallest side that works.
+
+    ``default_side`` is the script's own size, which the network is known to take.
+    """
+    model, error = _try_side(build_model, side)
+    if model is not None:
+        return model
+    smallest = smallest_side(build_model, default_side)
+    fix = f"the smallest size it takes is {smallest}: use --resize {smallest}" if smallest else "check --resize"
+    raise ImageSizeError(f"{name} cannot train on {side}×{side} images ({error}); {fix}")
 
 
 def profile_steps(model, loader, optimizer, steps, loss_fn):

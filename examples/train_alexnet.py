@@ -1,6 +1,7 @@
 """Train AlexNet (d2l §8.1) on Fashion-MNIST resized to 224: batch 128, lr 0.01, 10 epochs.
 
-On a CPU use e.g. ``--resize 64 --train-subset 6000``: the dense head adapts to the size.
+On a CPU use e.g. ``--resize 96 --train-subset 6000``: the dense head adapts to the size
+(65 pixels is the smallest AlexNet takes: its 11×11/4 convolution and three 3×3/2 max-pools).
 """
 from common import parser, run
 
@@ -8,4 +9,4 @@ from minicnn import models
 
 if __name__ == "__main__":
     args = parser("alexnet", epochs=10, batch_size=128, lr=0.01, resize=224).parse_args()
-    run("alexnet", lambda: models.alexnet(image_size=args.resize or 28), args)
+    run("alexnet", lambda side: models.alexnet(image_size=side), args)

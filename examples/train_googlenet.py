@@ -9,9 +9,9 @@ from minicnn import models
 
 if __name__ == "__main__":
     cli = parser("googlenet", epochs=10, batch_size=128, lr=0.1, resize=96)
-    cli.add_argument("--aux-logits", action="store_true")
-    cli.add_argument("--batch-norm", action="store_true")
+    cli.add_argument("--aux-logits", action="store_true", help="add the two auxiliary classifiers")
+    cli.add_argument("--batch-norm", action="store_true", help="BatchNorm after every convolution (Inception v2)")
     args = cli.parse_args()
     loss = models.googlenet_loss if args.aux_logits else None
-    run("googlenet", lambda: models.googlenet(aux_logits=args.aux_logits, batch_norm=args.batch_norm),
+    run("googlenet", lambda side: models.googlenet(aux_logits=args.aux_logits, batch_norm=args.batch_norm),
         args, loss_fn=loss)

@@ -5,4 +5,4 @@ from minicnn import models
 
 if __name__ == "__main__":
     args = parser("lenet", epochs=10, batch_size=256, lr=0.9).parse_args()
-    run("lenet", lambda: models.lenet(), args)
+    run("lenet", lambda side: models.lenet(), args)

@@ -5,4 +5,4 @@ from minicnn import models
 
 if __name__ == "__main__":
     args = parser("lenet_bn", epochs=10, batch_size=256, lr=1.0).parse_args()
-    run("lenet_bn", lambda: models.lenet_bn(), args)
+    run("lenet_bn", lambda side: models.lenet_bn(), args)

@@ -1,8 +1,12 @@
-"""Train NiN (d2l §8.3) on Fashion-MNIST resized to 224: batch 128, lr 0.1, 10 epochs."""
+"""Train NiN (d2l §8.3) on Fashion-MNIST resized to 224: batch 128, lr 0.1, 10 epochs.
+
+On a CPU use e.g. ``--resize 96 --train-subset 6000``; 67 pixels is the smallest NiN takes (its
+11×11/4 convolution and three 3×3/2 max-pools), so not the 28×28 originals.
+"""
 from common import parser, run
 
 from minicnn import models
 
 if __name__ == "__main__":
     args = parser("nin", epochs=10, batch_size=128, lr=0.1, resize=224).parse_args()
-    run("nin", lambda: models.nin(), args)
+    run("nin", lambda side: models.nin(), args)

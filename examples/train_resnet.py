@@ -5,4 +5,4 @@ from minicnn import models
 
 if __name__ == "__main__":
     args = parser("resnet18", epochs=10, batch_size=256, lr=0.05, resize=96).parse_args()
-    run("resnet18", lambda: models.resnet18(), args)
+    run("resnet18", lambda side: models.resnet18(), args)

@@ -5,4 +5,4 @@ from minicnn import models
 
 if __name__ == "__main__":
     args = parser("se_resnet18", epochs=10, batch_size=256, lr=0.05, resize=96).parse_args()
-    run("se_resnet18", lambda: models.se_resnet18(), args)
+    run("se_resnet18", lambda side: models.se_resnet18(), args)

@@ -20,6 +20,10 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message says where and what to try."""
 
 
+class ResumeError(RuntimeError):
+    """``resume=True`` cannot use its checkpoint: a damaged file, or one saved from another model or optimiser."""
+
+
 def count_correct(logits, labels):
     """Number of rows whose largest logit sits at the label (d2l §3.6 accuracy)."""
     return int((logits.argmax(axis=1) == labels).sum())
@@ -35,7 +39,9 @@ def evaluate(model, loader):
             correct += count_correct(model(Tensor(images)).data, labels)
             seen += len(labels)
     model.train(was_training)
-    return correct / max(seen, 1)
+    if seen == 0:
+        raise ValueError("evaluate: the loader gave no examples, so there is no accuracy to report")
+    return correct / seen
 
 
 class _Run:
@@ -150,6 +156,8 @@ def fit(model, train_loader, test_loader, optimizer, epochs, loss_fn=cross_entro
     ``resume=True`` continues from that checkpoint exactly (same weights, same data order).
     ``scheduler.step()`` is called once per epoch.
     """
+    if len(train_loader) == 0:
+        raise ValueError("fit: the training loader gives no batches; is its dataset empty?")
     checkpoint_path = os.path.join(out_dir, "checkpoint.npz") if out_dir else None
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
@@ -187,7 +195,15 @@ def _resume(run, checkpoint_path, model, optimizer, scheduler, log):
             f"resume: no checkpoint at {checkpoint_path}; start without --resume, or point "
             "--out at the folder of the run you want to continue"
         )
-    run.restore(serialization.load(checkpoint_path), model, optimizer, scheduler)
+    try:
+        run.restore(serialization.load(checkpoint_path), model, optimizer, scheduler)
+    except (serialization.SerializationError, RuntimeError, KeyError, TypeError, ValueError) as error:
+        detail = f"it has no {error}" if isinstance(error, KeyError) else str(error)
+        raise ResumeError(
+            f"resume: cannot continue from {checkpoint_path}: {detail}\n"
+            "Was it saved by a different network or settings? Resume with the same script and "
+            "flags, or start afresh with another --out"
+        ) from error
     log(f"resumed from {checkpoint_path} at epoch {run.epoch + 1}, step {run.step}")
 
 

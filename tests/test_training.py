@@ -1,5 +1,7 @@
 """fit/evaluate: exact resume, the NaN guard, atomic checkpoints, Ctrl-C, the epoch line and plot."""
 import os
+import re
+import runpy
 import subprocess
 import sys
 
@@ -159,3 +161,127 @@ def test_summary_lists_lenet_shapes_and_counts():
     assert sum(row["params"] for row in rows) == 61706
     # conv1: 6 output maps of 28x28, each pixel a 5x5x1 dot product
     assert rows[0]["macs"] == 6 * 28 * 28 * 25
+
+
+# ---------------------------------------------------------------- the examples' command line (issue 19)
+
+@pytest.fixture
+def common(monkeypatch):
+    """examples/common.py, imported as the example scripts import it."""
+    monkeypatch.syspath_prepend(EXAMPLES)
+    import common
+    return common
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--epochs", "0"], "--epochs"), (["--train-subset", "0"], "--train-subset"),
+    (["--test-subset", "0"], "--test-subset"), (["--batch-size", "0"], "--batch-size"),
+    (["--resize", "-1"], "--resize"), (["--profile", "0"], "--profile"),
+])
+def test_values_that_leave_nothing_to_do_are_refused_when_parsing(common, flags, named, capsys):
+    with pytest.raises(SystemExit) as stop:
+        common.parser("lenet").parse_args(flags)
+    assert stop.value.code == 2
+    assert f"argument {named}: must be" in capsys.readouterr().err
+
+
+def test_help_shows_the_defaults(common):
+    help_text = common.parser("alexnet", epochs=10, batch_size=128, lr=0.01, resize=224).format_help()
+    text = " ".join(help_text.split("options:")[1].split())
+    for flag, default in (("--epochs", 10), ("--batch-size", 128), ("--lr", 0.01), ("--resize", 224), ("--seed", 0)):
+        after_flag = text[text.index(f"{flag} {flag.lstrip('-').replace('-', '_').upper()}"):]
+        assert f"(default: {default})" in after_flag[:after_flag.index(" --", 2)], flag
+
+
+@pytest.mark.parametrize("build, largest, expected", [
+    # conv 11×11/4 then three 3×3/2 max-pools: the map after the conv must be 15 wide, (s - 9) // 4 + 1 >= 15
+    (lambda side: models.alexnet(width=1 / 32, image_size=side), 224, 65),
+    (lambda side: models.nin(width=1 / 32), 224, 67),  # the same chain with no padding: (s - 11) // 4 + 1 >= 15
+    (lambda side: models.vgg(((1, 2),) * 5, hidden=4, image_size=side), 224, 32),  # five 2×2 max-pools
+    # stem (/2, /2 rounding up) then three 2×2 average pools: 15 after the stem's conv, 29 before it
+    (lambda side: models.densenet(num_channels=4, growth_rate=2, arch=(1, 1, 1, 1)), 96, 29),
+    (lambda side: models.lenet(), 28, 28),  # its dense head is built for 28×28 (28–31 pass)
+    (lambda side: models.resnet(((1, 4), (1, 4), (1, 4), (1, 4))), 96, 1),  # padded: any size
+])
+def test_smallest_side_a_network_takes(common, build, largest, expected):
+    assert common.smallest_side(build, largest) == expected
+
+
+def test_too_small_an_image_names_the_smallest_size_that_works(common):
+    with pytest.raises(common.ImageSizeError, match=r"nin cannot train on 28×28 images \(max_pool2d.*"
+                                                    r"the smallest size it takes is 67: use --resize 67"):
+        common.build_for_side("nin", lambda side: models.nin(width=1 / 32), 28, 224)
+
+
+def _example_docstring_commands():
+    """(script, flags) for every ``--flag ...`` span in an example's docstring: each is a command to try."""
+    found = []
+    for script in sorted(os.listdir(EXAMPLES)):
+        if script.startswith("train_") and script != "train_fcn.py":
+            with open(os.path.join(EXAMPLES, script)) as f:
+                doc = f.read().split('"""')[1]
+            found += [(script, span.split()) for span in re.findall(r"``(--[^`]*)``", doc)]
+    return found
+
+
+@pytest.mark.parametrize("script, flags", _example_docstring_commands())
+def test_commands_suggested_in_example_docstrings_work(common, monkeypatch, script, flags):
+    """Each suggested flag set parses and builds a network that takes the images it implies."""
+    built = []
+
+    def build_only(name, build_model, args, loss_fn=None):
+        built.append(common.build_for_side(name, build_model, args.resize or 28, args.default_side))
+
+    monkeypatch.setattr(common, "run", build_only)
+    monkeypatch.setattr(sys, "argv", [script] + flags)
+    runpy.run_path(os.path.join(EXAMPLES, script), run_name="__main__")
+    assert len(built) == 1
+
+
+def test_example_with_too_small_images_says_which_size_works():
+    result = subprocess.run([sys.executable, "train_nin.py", "--resize", "0"],
+                            cwd=EXAMPLES, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: nin cannot train on 28×28 images")
+    assert "use --resize 67" in result.stderr
+
+
+def _run_example(common, monkeypatch, tmp_path, *flags):
+    """common.run on a tiny network and tiny data with these flags; returns the SystemExit's message."""
+    monkeypatch.setattr(common, "load_fashion_mnist", lambda args: tiny_loaders())
+    args = common.parser("tiny").parse_args(["--out", str(tmp_path), "--no-progress", "--resize", "8", *flags])
+    with pytest.raises(SystemExit) as stop:
+        common.run("tiny", lambda side: tiny_model(), args)
+    return str(stop.value.code)
+
+
+def test_a_checkpoint_of_another_network_ends_with_one_error_line(common, monkeypatch, tmp_path):
+    other = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 3))
+    serialization.save({"model": other.state_dict()}, str(tmp_path / "checkpoint.npz"))
+    message = _run_example(common, monkeypatch, tmp_path, "--resume")
+    assert message.startswith("error: resume: cannot continue from")
+    assert 'Missing key(s) in state_dict: 2 key(s): "5.weight", "5.bias"' in message
+    assert 'Unexpected key(s) in state_dict: 2 key(s): "3.weight", "3.bias"' in message
+
+
+def test_a_damaged_checkpoint_ends_with_one_error_line(common, monkeypatch, tmp_path):
+    (tmp_path / "checkpoint.npz").write_bytes(b"not a zip archive")
+    assert _run_example(common, monkeypatch, tmp_path, "--resume").startswith("error: resume: cannot continue")
+
+
+def test_resume_without_a_checkpoint_ends_with_one_error_line(common, monkeypatch, tmp_path):
+    assert _run_example(common, monkeypatch, tmp_path, "--resume").startswith("error: resume: no checkpoint")
+
+
+def test_a_diverging_run_ends_with_one_error_line(common, monkeypatch, tmp_path):
+    assert _run_example(common, monkeypatch, tmp_path, "--lr", "nan").startswith(
+        "error: training stopped: the loss became nan")
+
+
+def test_no_data_is_an_error_not_a_zero_accuracy(tmp_path):
+    empty = data.DataLoader(data.ArrayDataset(numpy.zeros((0, 1, 8, 8), numpy.uint8), numpy.zeros(0, int)))
+    with pytest.raises(ValueError, match="no examples"):
+        training.evaluate(tiny_model(), empty)
+    model = tiny_model()
+    with pytest.raises(ValueError, match="no batches"):
+        training.fit(model, empty, None, optim.SGD(model.parameters(), lr=0.1), 1, progress=False)
