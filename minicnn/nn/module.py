@@ -310,15 +310,22 @@ def _describe_keys(missing, unexpected):
     problems = []
     if missing:
         problems.append(
-            "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing)
+            f"Missing key(s) in state_dict: {_first_keys(missing)}"
             + " (was the checkpoint saved from a different model?)"
         )
     if unexpected:
         problems.append(
-            "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected)
+            f"Unexpected key(s) in state_dict: {_first_keys(unexpected)}"
             + " (pass strict=False to ignore keys this model does not have)"
         )
     return problems
+
+
+def _first_keys(keys, shown=5):
+    """The count and the first ``shown`` keys: a whole network's worth of names would bury the point."""
+    listed = ", ".join(f'"{k}"' for k in keys[:shown])
+    more = f", … and {len(keys) - shown} more" if len(keys) > shown else ""
+    return f"{len(keys)} key(s): {listed}{more}"
 
 
 def _describe_mismatches(own, state_dict):
@@ -331,4 +338,6 @@ def _describe_mismatches(own, state_dict):
                     f"size mismatch for {key}: copying an array of shape {shape} from the "
                     f"checkpoint, the shape in the current model is {tuple(target.shape)}"
                 )
+    if len(problems) > 5:  # the first few say what is wrong; the count says how much
+        problems = problems[:5] + [f"… and {len(problems) - 5} more size mismatches ({len(problems)} in all)"]
     return problems
