@@ -11,7 +11,7 @@ from minicnn.data.segmentation import VOC_COLORMAP
 from minicnn.functional.conv import conv_transpose2d
 from minicnn.metrics import confusion_matrix, iou_per_class, label_to_color, mean_iou, pixel_accuracy
 from minicnn.models.fcn import FCN, fcn_resnet18, load_backbone
-from minicnn.models.resnet import BasicBlock, resnet18, torchvision_resnet
+from minicnn.models import BasicBlock, resnet18, torchvision_resnet
 
 
 def _bilinear_by_hand(x, scale):

@@ -8,6 +8,7 @@ import pytest
 import minicnn.functional as F
 from minicnn import models, nn
 from minicnn.autograd import Tensor, no_grad
+from minicnn.models.googlenet import INCEPTION_3, INCEPTION_4, INCEPTION_5
 from minicnn.optim import SGD
 from minicnn.random import manual_seed
 from model_checks import (assert_same_outputs, batch, copy_from_torch_, count_parameters, output_shapes,
@@ -73,6 +74,14 @@ def test_se_resnet18_adds_two_small_dense_layers_per_block():
     # per block with C channels: Linear(C→C/16) and Linear(C/16→C), two blocks per stage
     se = sum(2 * (c * (c // 16) + c // 16 + (c // 16) * c + c) for c in (64, 128, 256, 512))
     assert count_parameters(models.se_resnet18()) == 11_178_378 + se == 11_267_458
+
+
+def test_factorized_googlenet_has_fewer_parameters():
+    # per block: a 5×5 conv r→c (25rc + c) becomes 3×3 r→r and 3×3 r→c (9r² + r + 9rc + c)
+    saved = sum(25 * r * c - 9 * r * r - r - 9 * r * c for _, _, (r, c), _ in INCEPTION_3 + INCEPTION_4 + INCEPTION_5)
+    assert count_parameters(models.googlenet(factorized=True)) == 5_977_530 - saved == 5_669_434
+    assert count_parameters(models.googlenet(factorized=True, batch_norm=True)) < count_parameters(
+        models.googlenet(batch_norm=True))
 
 
 def test_googlenet_aux_heads_add_the_papers_two_classifiers():

@@ -7,6 +7,8 @@ in torchvision's layout (1×1 bottleneck before every 3×3, bias-free convolutio
 """
 from .. import functional as F
 from .. import nn
+from ._width import scaled
+from .resnet_d2l import stem
 
 
 def conv_block(in_channels, num_channels):
@@ -58,16 +60,15 @@ def transition_block(in_channels, num_channels, bias=True):
         nn.AvgPool2d(kernel_size=2, stride=2))
 
 
-def densenet(num_classes=10, in_channels=1, num_channels=64, growth_rate=32, arch=(4, 4, 4, 4)):
+def densenet(num_classes=10, in_channels=1, num_channels=64, growth_rate=32, arch=(4, 4, 4, 4), width=1.0):
     """d2l's DenseNet (d2l §8.7.4): ResNet's stem, then dense blocks joined by halving transitions.
 
     ``arch`` counts each dense block's layers, ``num_channels`` is the stem's width and
-    ``growth_rate`` the channels each layer adds. 758,226 parameters at the defaults.
+    ``growth_rate`` the channels each layer adds; ``width`` scales both. 758,226 parameters
+    at the defaults.
     """
-    stages = {"b1": nn.Sequential(
-        nn.Conv2d(in_channels, num_channels, kernel_size=7, stride=2, padding=3),
-        nn.BatchNorm2d(num_channels), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))}
+    num_channels, growth_rate = scaled(num_channels, width), scaled(growth_rate, width)
+    stages = {"b1": nn.Sequential(*stem(in_channels, num_channels))}
     for i, num_convs in enumerate(arch):
         stages[f"dense_blk{i + 1}"] = DenseBlock(num_convs, num_channels, growth_rate)
         num_channels += num_convs * growth_rate
@@ -82,20 +83,16 @@ def densenet(num_classes=10, in_channels=1, num_channels=64, growth_rate=32, arc
 
 
 def densenet121(num_classes=10, in_channels=1, growth_rate=32, num_init_features=64,
-                block_config=(6, 12, 24, 16)):
+                block_config=(6, 12, 24, 16), width=1.0):
     """DenseNet-BC-121 (Huang et al., 2017, Table 1) in torchvision's layout.
 
     Bottleneck layers (bn_size 4) and compression 0.5 in the transitions; torchvision's
     names for the top level (``features``: conv0 … norm5, then ``classifier``).
-    7,978,856 parameters with 3 input channels and 1000 classes.
+    7,978,856 parameters with 3 input channels and 1000 classes; ``width`` scales
+    ``growth_rate`` and ``num_init_features``.
     """
-    channels = num_init_features
-    features = {
-        "conv0": nn.Conv2d(in_channels, channels, kernel_size=7, stride=2, padding=3, bias=False),
-        "norm0": nn.BatchNorm2d(channels),
-        "relu0": nn.ReLU(),
-        "pool0": nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-    }
+    channels, growth_rate = scaled(num_init_features, width), scaled(growth_rate, width)
+    features = dict(zip(("conv0", "norm0", "relu0", "pool0"), stem(in_channels, channels, bias=False)))
     for i, num_layers in enumerate(block_config):
         block = DenseBlock(num_layers, channels, growth_rate, layer=bottleneck_layer)
         features[f"denseblock{i + 1}"] = block

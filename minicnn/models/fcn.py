@@ -11,7 +11,7 @@ from .. import nn
 from ..autograd import Tensor
 from ..backend import to_numpy
 from ._width import scaled
-from .resnet import resnet18_backbone
+from .resnet_torchvision import resnet18_backbone
 
 HEAD = ("final_conv", "transpose_conv")
 _COUNTER = "num_batches_tracked"

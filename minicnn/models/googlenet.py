@@ -7,7 +7,8 @@ concatenates what they see along the channel axis. GoogLeNet stacks nine of them
 Options from the papers: ``aux_logits`` adds Inception v1's two auxiliary classifiers
 (after 4a and 4d), ``batch_norm`` puts BatchNorm after every convolution (Inception v2,
 Ioffe & Szegedy 2015), ``factorized`` replaces each 5×5 convolution by two 3×3 ones
-(Szegedy et al. 2016, "Rethinking the Inception Architecture", §3.1).
+(Szegedy et al. 2016, "Rethinking the Inception Architecture", §3.1). Inception v3's
+other blocks and a small v3-style network are in ``inception_v3.py``.
 """
 from .. import functional as F
 from .. import nn
@@ -40,13 +41,15 @@ class Inception(nn.Concat):
 
     ``c1`` is the 1×1 path's width, ``c2`` and ``c3`` are (reduce, output) pairs of the
     3×3 and 5×5 paths, ``c4`` the pool path's projection. Output channels: c1 + c2[1] + c3[1] + c4.
+    With ``factorized`` the 5×5 path is 1×1 → 3×3 (keeping c3[0] channels) → 3×3 (to c3[1]),
+    Inception v3's Fig. 5 (Szegedy et al. 2016): the same 5×5 view with fewer weights.
     The paths are ``b1`` … ``b4``; ``nn.Concat`` runs each on the input and joins the results.
     """
 
     def __init__(self, in_channels, c1, c2, c3, c4, batch_norm=False, factorized=False):
-        if factorized:  # two stacked 3×3 convolutions see the same 5×5 window with fewer weights
-            wide = (conv_relu(c3[0], c3[1], batch_norm, kernel_size=3, padding=1)
-                    + conv_relu(c3[1], c3[1], batch_norm, kernel_size=3, padding=1))
+        if factorized:  # two stacked 3×3s see the same 5×5 window: 9·r·r + 9·r·c3 < 25·r·c3 weights when r < c3
+            wide = (conv_relu(c3[0], c3[0], batch_norm, kernel_size=3, padding=1)
+                    + conv_relu(c3[0], c3[1], batch_norm, kernel_size=3, padding=1))
         else:
             wide = conv_relu(c3[0], c3[1], batch_norm, kernel_size=5, padding=2)
         super().__init__({
@@ -130,7 +133,11 @@ class GoogLeNet(nn.Module):
 
 
 def googlenet(num_classes=10, in_channels=1, aux_logits=False, batch_norm=False, factorized=False, width=1.0):
-    """GoogLeNet as d2l §8.4 (5,977,530 parameters at the defaults); see ``GoogLeNet`` for the options."""
+    """GoogLeNet as d2l §8.4 (5,977,530 parameters at the defaults); see ``GoogLeNet`` for the options.
+
+    ``factorized=True`` has 5,669,434 parameters (308,096 fewer: two 3×3 convolutions in
+    place of each 5×5), ``batch_norm=True`` 5,984,810, both 5,676,970.
+    """
     return GoogLeNet(num_classes, in_channels, aux_logits, batch_norm, factorized, width)
 
 

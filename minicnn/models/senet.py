@@ -8,7 +8,7 @@ from functools import partial
 
 from .. import functional as F
 from .. import nn
-from .resnet import RESNET18_ARCH, Residual, resnet
+from .resnet_d2l import RESNET18_ARCH, Residual, resnet
 
 
 class SEBlock(nn.Module):
@@ -42,6 +42,6 @@ class SEResidual(Residual):
         return self.se(super().residual(x))
 
 
-def se_resnet18(num_classes=10, in_channels=1, reduction=16):
-    """ResNet-18 (d2l's layout) with an SE block in every residual block (Hu et al., 2018)."""
-    return resnet(RESNET18_ARCH, num_classes, in_channels, block=partial(SEResidual, reduction=reduction))
+def se_resnet18(num_classes=10, in_channels=1, reduction=16, width=1.0):
+    """ResNet-18 (d2l's layout) with an SE block in every residual block (Hu et al., 2018); 11,267,458 parameters."""
+    return resnet(RESNET18_ARCH, num_classes, in_channels, partial(SEResidual, reduction=reduction), width)

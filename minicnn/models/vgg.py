@@ -7,6 +7,7 @@ The paper's test-time trick turns that head into convolutions (``fully_convoluti
 import math
 
 from .. import nn
+from ._width import scaled
 
 VGG11_ARCH = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))  # the paper's configuration A
 VGG16_ARCH = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))  # the paper's configuration D
@@ -22,14 +23,15 @@ def vgg_block(num_convs, in_channels, out_channels):
     return nn.Sequential(*layers)
 
 
-def vgg(conv_arch, num_classes=10, in_channels=1, hidden=4096, image_size=224):
+def vgg(conv_arch, num_classes=10, in_channels=1, hidden=4096, image_size=224, width=1.0):
     """A VGG: one ``vgg_block`` per (num_convs, out_channels) of ``conv_arch``, then the dense head (d2l §8.2.2).
 
     ``image_size`` sizes the first dense layer (512·7·7 inputs at 224 for five blocks);
-    ``hidden`` is the width of the two hidden dense layers.
+    ``hidden`` is the width of the two hidden dense layers; ``width`` scales the blocks' channels.
     """
     blocks, channels = [], in_channels
     for num_convs, out_channels in conv_arch:
+        out_channels = scaled(out_channels, width)
         blocks.append(vgg_block(num_convs, channels, out_channels))
         channels = out_channels
     side = image_size // 2 ** len(conv_arch)
@@ -46,15 +48,23 @@ def vgg(conv_arch, num_classes=10, in_channels=1, hidden=4096, image_size=224):
     )
 
 
-def vgg11(ratio=1, num_classes=10, in_channels=1):
-    """VGG-11 (configuration A) with every block's channels divided by ``ratio``; d2l trains ratio 4 (d2l §8.2.3)."""
+def vgg11(ratio=1, num_classes=10, in_channels=1, width=1.0):
+    """VGG-11 (configuration A) with every block's channels scaled by ``width`` (d2l §8.2.3).
+
+    ``ratio`` is d2l's spelling of the same knob, a divisor: d2l trains ``ratio=4``, that is
+    ``width=1/4`` (43,093,322 parameters; 128,806,154 at full width). Give one or the other.
+    """
+    if ratio == 1:
+        return vgg(VGG11_ARCH, num_classes, in_channels, width=width)
+    if width != 1:
+        raise ValueError(f"vgg11: ratio={ratio} and width={width} both set the channels; give only width")
     arch = tuple((num_convs, channels // ratio) for num_convs, channels in VGG11_ARCH)
     return vgg(arch, num_classes, in_channels)
 
 
-def vgg16(num_classes=10, in_channels=1):
-    """VGG-16 (configuration D of Simonyan & Zisserman, 2015, Table 1)."""
-    return vgg(VGG16_ARCH, num_classes, in_channels)
+def vgg16(num_classes=10, in_channels=1, width=1.0):
+    """VGG-16 (configuration D of Simonyan & Zisserman, 2015, Table 1); ``width`` scales the channels."""
+    return vgg(VGG16_ARCH, num_classes, in_channels, width=width)
 
 
 def fully_convolutional(net):

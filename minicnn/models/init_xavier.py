@@ -1,4 +1,4 @@
-"""d2l's ``init_cnn``: Xavier-uniform weights for every convolution and dense layer (d2l §7.6.2)."""
+"""``init_xavier_``: d2l's ``init_cnn``, Xavier-uniform weights for every convolution and dense layer (d2l §7.6.2)."""
 from .. import nn
 
 
