@@ -16,8 +16,13 @@ class BackendError(RuntimeError):
     """The requested backend cannot run here; the message says why and how to fix it."""
 
 
+_answered = None  # the CuPy module whose device has answered (asked once, not per array)
+_hint = ""  # what to change when the environment, not a call, asked for cupy
+
+
 def _import_cupy():
     """Import CuPy and check that a CUDA device answers, or raise BackendError saying why."""
+    global _answered
     try:
         import cupy
     except ImportError as exc:
@@ -25,29 +30,33 @@ def _import_cupy():
             "backend 'cupy' is not available: CuPy is not installed "
             f"({exc}). Install the wheel that matches your CUDA toolkit, e.g. "
             "`pip install cupy-cuda12x` (or `pip install -e \".[cupy]\"`), "
-            "or run with the numpy backend."
+            "or run with the numpy backend." + _hint
         ) from None
+    if cupy is _answered:
+        return cupy
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError, driver missing, ...
         raise BackendError(
             "backend 'cupy' is not available: CuPy is installed but the CUDA runtime "
             f"could not talk to a GPU ({exc}). Check the NVIDIA driver with `nvidia-smi`, "
-            "or run with the numpy backend."
+            "or run with the numpy backend." + _hint
         ) from None
     if count == 0:
         raise BackendError(
             "backend 'cupy' is not available: no CUDA device was found on this machine. "
-            "Run on a machine with an NVIDIA GPU, or use the numpy backend."
+            "Run on a machine with an NVIDIA GPU, or use the numpy backend." + _hint
         )
+    _answered = cupy
     return cupy
 
 
 def use(name):
     """Make ``name`` ("numpy" or "cupy") the backend for newly created arrays."""
-    global _current
+    global _current, _hint
     if name not in _BACKENDS:
         raise ValueError(f"unknown backend {name!r}: choose one of {_BACKENDS}")
+    _hint = ""  # from here on the choice is the caller's, not the environment's
     if name == "cupy":
         _import_cupy()
     _current = name
@@ -78,8 +87,7 @@ def get_array_module(*arrays):
             "backend first, e.g. `model.to('cupy')` or `minicnn.backend.asarray(a)`"
         )
     if names == {"cupy"}:
-        import cupy
-        return cupy
+        return _import_cupy()
     return numpy
 
 
@@ -98,12 +106,8 @@ def asarray(array, dtype=None):
 
 
 def scatter_add(target, index, values):
-    """``target[index] += values`` with repeated indices accumulated (np.add.at)."""
-    if backend_of(target) == "cupy":
-        import cupyx
-        cupyx.scatter_add(target, index, values)
-    else:
-        numpy.add.at(target, index, values)
+    """``target[index] += values`` with repeated indices accumulated (np.add.at, cupy.add.at)."""
+    get_array_module(target).add.at(target, index, values)
 
 
 def _startup_backend():
@@ -115,6 +119,9 @@ def _startup_backend():
     return name
 
 
+# MINICNN_BACKEND=cupy is checked when the first array is made, not here: importing minicnn
+# works on any machine, and `use("numpy")` (an example's --backend numpy) still runs.
 _current = _startup_backend()
 if _current == "cupy":
-    _import_cupy()
+    _hint = (" MINICNN_BACKEND=cupy is set in the environment: unset it (or set it to 'numpy') "
+             "to run on the CPU.")

@@ -13,16 +13,6 @@ from minicnn import backend
 REPO = Path(__file__).resolve().parents[1]
 
 
-def cupy_runs_here():
-    try:
-        backend.use("cupy")
-    except backend.BackendError:
-        return False
-    finally:
-        backend.use("numpy")
-    return True
-
-
 def run_python(code, **env):
     """Run ``python -c code`` in a fresh interpreter with extra environment variables."""
     environment = {**os.environ, "PYTHONPATH": str(REPO), **env}
@@ -97,17 +87,27 @@ def test_a_bad_minicnn_backend_value_fails_at_startup():
     assert "MINICNN_BACKEND='tensorflow'" in result.stderr and "'numpy' or 'cupy'" in result.stderr
 
 
-def test_minicnn_backend_cupy_where_it_cannot_run_fails_with_the_fix():
-    if cupy_runs_here():
-        pytest.skip("CuPy runs on this machine")
-    result = run_python("import minicnn", MINICNN_BACKEND="cupy")
+NO_CUPY = "import sys; sys.modules['cupy'] = None; sys.modules['cupyx'] = None\n"
+
+
+def test_minicnn_backend_cupy_without_cupy_still_imports_and_numpy_still_runs():
+    code = NO_CUPY + ("import minicnn\nminicnn.backend.use('numpy')\n"
+                      "print(minicnn.backend.current(), (minicnn.Tensor([2.0]) * 3).item())")
+    result = run_python(code, MINICNN_BACKEND="cupy")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["numpy", "6.0"]
+
+
+def test_minicnn_backend_cupy_without_cupy_fails_at_the_first_array_with_the_fix():
+    result = run_python(NO_CUPY + "import minicnn\nminicnn.Tensor([1.0])", MINICNN_BACKEND="cupy")
     assert result.returncode != 0
     assert "BackendError" in result.stderr and "backend 'cupy' is not available" in result.stderr
+    assert "MINICNN_BACKEND=cupy is set in the environment: unset it" in result.stderr
+    assert "pip install cupy" in result.stderr
 
 
 def test_importing_minicnn_works_without_cupy():
-    code = (
-        "import sys; sys.modules['cupy'] = None; sys.modules['cupyx'] = None\n"
+    code = NO_CUPY + (
         "import minicnn, minicnn.functional\n"
         "print(minicnn.backend.current(), minicnn.Tensor([1.0]).dtype)"
     )

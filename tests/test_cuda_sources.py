@@ -2,13 +2,13 @@
 
 1. Every source compiles to PTX with ``nvcc`` for sm_80 (A100) and sm_90 (H100), in float and
    double (skipped without nvcc), so a syntax error never waits for a GPU to be found.
-2. The same sources, compiled for the *host* by g++ through a three-line shim (one block of
-   one thread, whose grid-stride loop then visits every element), run behind the real
-   Python wrappers and must agree with the reference face. This checks the index arithmetic
-   and the argument order on a CPU; it says nothing about speed or the GPU itself.
+2. The same sources, compiled for the *host* by g++ through a short shim (one block of one
+   thread, whose grid-stride loop then visits every element; tests/cupy_standin/host.py),
+   run behind the real Python wrappers and must agree with the reference face. This checks
+   the index arithmetic and the arguments' order and C types on a CPU; it says nothing about
+   speed or the GPU itself.
 3. On a machine with CuPy and a CUDA device, the GPU face runs against the reference.
 """
-import ctypes
 import shutil
 import subprocess
 import sys
@@ -16,16 +16,10 @@ import sys
 import numpy as np
 import pytest
 
+from cupy_standin import host
 from minicnn.kernels import gpu_cupy, reference
 
 DTYPES = ("float32", "float64")
-HOST_SHIM = """
-#include <algorithm>
-using std::max; using std::min;
-struct Index { unsigned int x; };
-static const Index threadIdx = {0}, blockIdx = {0}, blockDim = {1}, gridDim = {1};
-#define __global__
-"""
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc (the CUDA compiler) is not installed")
@@ -44,44 +38,26 @@ def test_sources_compile_to_ptx(tmp_path, arch, dtype):
     assert not missing, f"kernels missing from the PTX: {missing}"
 
 
-@pytest.fixture(scope="module")
-def host_kernels(tmp_path_factory):
-    """Each dtype's kernels compiled for the CPU into one shared library."""
-    if shutil.which("g++") is None or not sys.platform.startswith("linux"):
-        pytest.skip("g++ on Linux is needed to run the CUDA sources on the host")
-    folder = tmp_path_factory.mktemp("host_kernels")
-    libraries = {}
-    for dtype in DTYPES:
-        source = folder / f"kernels_{dtype}.cpp"
-        source.write_text(HOST_SHIM + "\n".join(gpu_cupy.source_for(name, dtype)
-                                                for name in gpu_cupy.SOURCES))
-        library = folder / f"kernels_{dtype}.so"
-        done = subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", str(library), str(source)],
-                              capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        libraries[dtype] = ctypes.CDLL(str(library))
-    return libraries
+class HostKernel:
+    """A CUDA kernel compiled for the CPU (cupy_standin.host), called as a CuPy RawKernel."""
 
+    def __init__(self, name, dtype):
+        self.name, self.source = name, gpu_cupy.source_for(name, dtype)
+        self.params = host.parameters(self.source, name)
 
-def _c_argument(value):
-    if isinstance(value, np.ndarray):
-        assert value.flags.c_contiguous
-        return ctypes.c_void_p(value.ctypes.data)
-    if isinstance(value, np.float32):
-        return ctypes.c_float(value)
-    if isinstance(value, (float, np.floating)):
-        return ctypes.c_double(value)
-    return ctypes.c_int(int(value))
+    def __call__(self, grid, block, args):
+        converted = host.check_and_convert(
+            self.name, self.params, args, lambda v: v if isinstance(v, np.ndarray) else None)
+        getattr(host.library(self.source), self.name)(*converted)
 
 
 @pytest.fixture
-def host_face(host_kernels, monkeypatch):
+def host_face(monkeypatch):
     """gpu_cupy's wrappers with NumPy standing in for CuPy and the host library for the GPU."""
-    def launch(name, dtype, total, *args):
-        getattr(host_kernels[np.dtype(dtype).name], name)(*(_c_argument(a) for a in args))
-
+    if not host.available():
+        pytest.skip("g++ on Linux is needed to run the CUDA sources on the host")
     monkeypatch.setitem(sys.modules, "cupy", np)
-    monkeypatch.setattr(gpu_cupy, "_launch", launch)
+    monkeypatch.setattr(gpu_cupy, "_kernel", HostKernel)
     return gpu_cupy
 
 
