@@ -11,6 +11,8 @@ import contextlib
 import weakref
 
 from . import backend
+from .device import device_of
+from .live_array import as_live
 
 _grad_enabled = True
 
@@ -38,15 +40,31 @@ def _default_float(array):
     return array
 
 
+class _ArraySlot:
+    """``tensor.data = value`` stores the array of ``value`` (an array or a Tensor) as a LiveArray.
+
+    Only assignment goes through here: a descriptor without ``__get__`` leaves reading
+    ``tensor.data`` to the instance's own dictionary, so the hot path reads a plain attribute.
+    """
+
+    def __set__(self, tensor, value):
+        tensor.__dict__["data"] = as_live(value.data if isinstance(value, Tensor) else value)
+
+
 class Tensor:
     """An array plus what autograd needs: ``grad``, ``requires_grad`` and the Function that made it.
 
     ``data`` is the live array of its backend (NumPy or CuPy): writing into it changes the
-    tensor. NumPy/CuPy arrays are used as they are (dtype kept); lists and scalars become
-    arrays of the active backend (floats as float32).
+    tensor, and assigning to it (an array or a Tensor) replaces the values. NumPy/CuPy
+    arrays are used as they are (same memory, dtype kept); lists and scalars become arrays
+    of the active backend (floats as float32). A NumPy ``data`` is a ``LiveArray``, which
+    also answers PyTorch's ``data.copy_(...)``. The PyTorch-style methods (``t.view``,
+    ``t == u``, ``float(t)``, ...) are attached in ``functional/tensor_methods.py``.
     """
 
     __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
+    __hash__ = object.__hash__  # `==` compares elementwise, but a Tensor is still a dict key by identity
+    data = _ArraySlot()
 
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
@@ -64,9 +82,11 @@ class Tensor:
     shape = property(lambda self: self.data.shape, doc="Shape of the data array.")
     dtype = property(lambda self: self.data.dtype, doc="dtype of the data array.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
+    device = property(lambda self: device_of(self.data), doc="Where the data lives: cpu or cuda:N.")
 
     def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
     def __repr__(self):
@@ -91,6 +111,27 @@ class Tensor:
     def zero_grad(self):
         """Forget the accumulated gradient."""
         self.grad = None
+
+    def apply_in_place(self, function, *others):
+        """Make this tensor the output of ``function(self, *others)``: PyTorch's in-place ops in the graph.
+
+        The old value lives on as a new tensor that takes over this one's place in the
+        graph, so gradients still reach what it was computed from; this tensor becomes
+        the Function's output (``x[0] = y`` records a SetItem this way).
+        """
+        if self.graph_freed:
+            raise RuntimeError(_FREED_MESSAGE)
+        before = Tensor(self.data, requires_grad=self.requires_grad)
+        before.creator = self.creator
+        if self.creator is not None:
+            self.creator.output_refs = tuple(
+                weakref.ref(before) if ref() is self else ref for ref in self.creator.output_refs
+            )
+        after = function(before, *others)
+        self.data, self.requires_grad, self.creator = after.data, after.requires_grad, after.creator
+        if after.creator is not None:
+            after.creator.output_refs = (weakref.ref(self),)
+        return self
 
     def backward(self, grad=None):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.

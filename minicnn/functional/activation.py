@@ -2,6 +2,7 @@
 from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
+from ._aliases import dim_or_axis
 
 
 class ReLU(Function):
@@ -15,6 +16,23 @@ class ReLU(Function):
     def backward(self, grad):
         (positive,) = self.saved
         return (grad * positive,)
+
+
+class LeakyReLU(Function):
+    """x where x > 0, else negative_slope · x (Maas et al., 2013)."""
+
+    def __init__(self, negative_slope=0.01):
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        positive = x > 0
+        self.save_for_backward(positive)
+        return get_array_module(x).where(positive, x, x * self.negative_slope).astype(x.dtype, copy=False)
+
+    # d leaky_relu(x)/dx = 1 where x > 0, else negative_slope
+    def backward(self, grad):
+        (positive,) = self.saved
+        return (get_array_module(grad).where(positive, grad, grad * self.negative_slope),)
 
 
 class Sigmoid(Function):
@@ -92,6 +110,11 @@ def relu(x):
     return ReLU()(x)
 
 
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope · x, elementwise (torch.nn.functional.leaky_relu)."""
+    return LeakyReLU(negative_slope)(x)
+
+
 def sigmoid(x):
     """1 / (1 + e^-x) elementwise (d2l §5.1.2)."""
     return Sigmoid()(x)
@@ -102,11 +125,11 @@ def tanh(x):
     return Tanh()(x)
 
 
-def softmax(x, axis=-1):
-    """exp(x) / Σ exp(x) along ``axis`` (d2l §4.1)."""
-    return Softmax(axis)(x)
+def softmax(x, dim=None, *, axis=None):
+    """exp(x) / Σ exp(x) along ``dim`` (default the last; ``axis=`` is NumPy's alias) (d2l §4.1)."""
+    return Softmax(dim_or_axis("softmax", dim, axis, default=-1))(x)
 
 
-def log_softmax(x, axis=-1):
-    """log softmax(x) along ``axis``, computed stably (d2l §4.4)."""
-    return LogSoftmax(axis)(x)
+def log_softmax(x, dim=None, *, axis=None):
+    """log softmax(x) along ``dim`` (default the last), computed stably (d2l §4.4)."""
+    return LogSoftmax(dim_or_axis("log_softmax", dim, axis, default=-1))(x)

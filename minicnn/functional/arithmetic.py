@@ -137,6 +137,43 @@ class Sqrt(Function):
         return (grad / (2 * y),)
 
 
+class Abs(Function):
+    """|a|."""
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return get_array_module(a).abs(a)
+
+    # d|a|/da = sign(a)  (0 at a = 0, as PyTorch)
+    def backward(self, grad):
+        (a,) = self.saved
+        return (grad * get_array_module(a).sign(a),)
+
+
+class Clamp(Function):
+    """``a`` limited to [min, max]; either bound may be None."""
+
+    def __init__(self, low=None, high=None):
+        if low is None and high is None:
+            raise ValueError("clamp: give min, max or both")
+        self.low, self.high = low, high
+
+    def forward(self, a):
+        xp = get_array_module(a)
+        inside = xp.ones(a.shape, dtype=bool)
+        if self.low is not None:
+            inside &= a >= self.low
+        if self.high is not None:
+            inside &= a <= self.high
+        self.save_for_backward(inside)
+        return xp.clip(a, self.low, self.high).astype(a.dtype, copy=False)
+
+    # d clamp(a)/da = 1 inside [min, max], 0 where a bound was applied
+    def backward(self, grad):
+        (inside,) = self.saved
+        return (grad * inside,)
+
+
 class MatMul(Function):
     """Matrix product with NumPy's rules: 1-D operands and broadcast batch axes."""
 
@@ -210,6 +247,16 @@ def log(a):
 def sqrt(a):
     """Square root, elementwise."""
     return Sqrt()(a)
+
+
+def abs(a):
+    """|a|, elementwise."""
+    return Abs()(a)
+
+
+def clamp(a, min=None, max=None):
+    """``a`` clipped to [min, max] elementwise (torch.clamp); the gradient is 0 where clipped."""
+    return Clamp(min, max)(a)
 
 
 def matmul(a, b):

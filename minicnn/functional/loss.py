@@ -51,29 +51,41 @@ def _check_target(logits, target):
 
 
 class CrossEntropy(Function):
-    """−log softmax(logits)[target], with the class axis 1, averaged/summed/kept per sample."""
+    """−log softmax(logits)[target], with the class axis 1, averaged/summed/kept per sample.
 
-    def __init__(self, target, reduction="mean"):
+    With ``label_smoothing`` ε the target is (1 − ε)·onehot + ε/C, as in Inception v3
+    (Szegedy et al., 2016, §7) and torch's ``cross_entropy(label_smoothing=ε)``.
+    """
+
+    def __init__(self, target, reduction="mean", label_smoothing=0.0):
         _check_reduction("cross_entropy", reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
         self.target = target.data if isinstance(target, Tensor) else target
-        self.reduction = reduction
+        self.reduction, self.label_smoothing = reduction, label_smoothing
 
     def forward(self, logits):
         if logits.ndim < 2:
             raise ValueError(f"cross_entropy: logits need shape (N, C) or (N, C, H, W), got {logits.shape}")
         xp = _check_target(logits, self.target)
         log_p = log_softmax_array(logits, axis=1)
-        picked = xp.take_along_axis(log_p, xp.expand_dims(self.target, 1), axis=1)
+        loss = -xp.take_along_axis(log_p, xp.expand_dims(self.target, 1), axis=1).squeeze(1)
+        if self.label_smoothing:
+            loss = (1 - self.label_smoothing) * loss - self.label_smoothing * log_p.mean(axis=1)
         self.save_for_backward(log_p)
-        return _reduce(-picked.squeeze(1), self.reduction)
+        return _reduce(loss, self.reduction)
 
-    # dL/dlogits = softmax(logits) - onehot(target), times the incoming gradient
+    # dL/dlogits = softmax(logits) - smoothed onehot(target), times the incoming gradient
     def backward(self, grad):
         (log_p,) = self.saved
         xp = get_array_module(log_p)
+        eps = self.label_smoothing
         dlogits = xp.exp(log_p)
+        if eps:
+            dlogits -= eps / log_p.shape[1]
         index = xp.expand_dims(self.target, 1)
-        xp.put_along_axis(dlogits, index, xp.take_along_axis(dlogits, index, axis=1) - 1, axis=1)
+        picked = xp.take_along_axis(dlogits, index, axis=1)
+        xp.put_along_axis(dlogits, index, picked - (1 - eps), axis=1)
         if self.reduction == "mean":
             dlogits *= grad / self.target.size
         elif self.reduction == "sum":
@@ -108,9 +120,12 @@ class MSELoss(Function):
         return dpred, -dpred
 
 
-def cross_entropy(logits, target, reduction="mean"):
-    """Softmax cross-entropy of (N, C) or (N, C, H, W) logits and integer targets (d2l §4.4)."""
-    return CrossEntropy(target, reduction)(logits)
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy of (N, C) or (N, C, H, W) logits and integer targets (d2l §4.4).
+
+    ``label_smoothing`` ε mixes the one-hot target with the uniform one, as torch's does.
+    """
+    return CrossEntropy(target, reduction, label_smoothing)(logits)
 
 
 def mse_loss(prediction, target, reduction="mean"):

@@ -1,6 +1,11 @@
-"""Reductions: sum, mean and max over axes (an int, a tuple, or all), with keepdims."""
-from ..autograd import Function
+"""Reductions: sum, mean, max/min, var/std and argmax over dims (an int, a tuple, or all), PyTorch's names.
+
+``dim``/``keepdim`` are the names; NumPy's ``axis``/``keepdims`` are accepted as aliases.
+"""
+from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ._aliases import dim_or_axis, keep
+from .arithmetic import neg, sqrt
 
 
 def _normalize_axes(axis, ndim):
@@ -75,16 +80,57 @@ class Max(Function):
         return (_expand(grad, self.axes, self.keepdims, is_max.shape) * share,)
 
 
-def sum(a, axis=None, keepdims=False):
-    """Sum over ``axis`` (int, tuple or None for all)."""
-    return Sum(axis, keepdims)(a)
+def sum(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Sum over ``dim`` (int, tuple or None for all)."""
+    return Sum(dim_or_axis("sum", dim, axis), keep(keepdim, keepdims))(a)
 
 
-def mean(a, axis=None, keepdims=False):
-    """Mean over ``axis`` (int, tuple or None for all)."""
-    return Mean(axis, keepdims)(a)
+def mean(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Mean over ``dim`` (int, tuple or None for all)."""
+    return Mean(dim_or_axis("mean", dim, axis), keep(keepdim, keepdims))(a)
 
 
-def max(a, axis=None, keepdims=False):
-    """Maximum over ``axis`` (int, tuple or None for all)."""
-    return Max(axis, keepdims)(a)
+def max(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """The maximum over ``dim`` (int, tuple or None for all): the values, as torch.amax; ``argmax`` gives the indices."""
+    return Max(dim_or_axis("max", dim, axis), keep(keepdim, keepdims))(a)
+
+
+def min(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """The minimum over ``dim``, as ``-max(-a)``: the values, as torch.amin; ``argmin`` gives the indices."""
+    return neg(Max(dim_or_axis("min", dim, axis), keep(keepdim, keepdims))(neg(a)))
+
+
+def _arg(op, a, dim, keepdim):
+    xp = get_array_module(a.data)
+    flat = a.data.reshape(-1) if dim is None else a.data
+    index = getattr(xp, op)(flat, axis=0 if dim is None else dim)
+    if keepdim and dim is not None:
+        index = xp.expand_dims(index, dim)
+    return Tensor(xp.asarray(index, dtype="int64"))
+
+
+def argmax(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Index of the maximum along ``dim`` (of the flattened tensor when None), int64; not differentiable."""
+    return _arg("argmax", a, dim_or_axis("argmax", dim, axis), keep(keepdim, keepdims))
+
+
+def argmin(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Index of the minimum along ``dim`` (of the flattened tensor when None), int64; not differentiable."""
+    return _arg("argmin", a, dim_or_axis("argmin", dim, axis), keep(keepdim, keepdims))
+
+
+def var(a, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """Variance over ``dim``: Σ(a - mean)² / (n - correction), correction 1 (Bessel) unless ``unbiased=False``."""
+    dim, keepdim = dim_or_axis("var", dim, axis), keep(keepdim, keepdims)
+    correction = (1 if unbiased else 0) if correction is None else correction
+    axes = _normalize_axes(dim, a.ndim)
+    count = 1
+    for k in axes:
+        count *= a.shape[k]
+    centred = a - Mean(axes, True)(a)
+    return Sum(axes, keepdim)(centred * centred) / (count - correction)
+
+
+def std(a, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """Standard deviation: the square root of ``var`` with the same arguments."""
+    return sqrt(var(a, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))

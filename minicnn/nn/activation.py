@@ -1,5 +1,5 @@
 """Activation layers and Flatten: parameter-free Modules around the functional ops (d2l §5.1)."""
-from ..functional.activation import relu, sigmoid, softmax, tanh
+from ..functional.activation import leaky_relu, relu, sigmoid, softmax, tanh
 from ..functional.shape import reshape
 from .module import Module
 
@@ -9,6 +9,20 @@ class ReLU(Module):
 
     def forward(self, x):
         return relu(x)
+
+
+class LeakyReLU(Module):
+    """x where x > 0, else negative_slope · x (Maas et al., 2013; torch.nn.LeakyReLU)."""
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
 
 
 class Sigmoid(Module):
@@ -33,7 +47,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x):
-        return softmax(x, axis=self.dim)
+        return softmax(x, dim=self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"

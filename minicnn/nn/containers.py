@@ -1,13 +1,14 @@
-"""Containers: Sequential (a chain), Concat (parallel branches joined on channels) and Identity (d2l §6.1, §8.4)."""
+"""Containers: Sequential (a chain), ModuleList (a list), Concat (parallel branches joined on channels), Identity (d2l §6.1, §8.4)."""
+import copy
+
 from ..functional.shape import concat
 from .module import Module
 
 
-class _ModuleList(Module):
-    """Children named "0", "1", ...; indexable (slices too), sized and iterable."""
+class _IndexedModules(Module):
+    """Children named "0", "1", ...: indexable (slices too), sized and iterable, as in PyTorch."""
 
-    def __init__(self, *modules):
-        super().__init__()
+    def _add_all(self, modules):
         if len(modules) == 1 and isinstance(modules[0], dict):
             for name, module in modules[0].items():
                 self.add_module(name, module)
@@ -23,10 +24,26 @@ class _ModuleList(Module):
     def __getitem__(self, index):
         items = list(self._modules.items())
         if isinstance(index, slice):
-            return type(self)(dict(items[index]))
+            return self._with_children(dict(items[index]))
         if not -len(items) <= index < len(items):
             raise IndexError(f"{type(self).__name__} index {index} is out of range (it has {len(items)} modules)")
         return items[index][1]
+
+    def _with_children(self, children):
+        """A copy of this container that holds ``children``: the same class and settings, ``__init__`` not run again.
+
+        So a slice of a subclass with its own constructor (GoogLeNet's Inception) works,
+        and a Concat slice keeps its axis.
+        """
+        piece = copy.copy(self)
+        for store in ("_parameters", "_buffers"):
+            object.__setattr__(piece, store, dict(getattr(self, store)))
+        object.__setattr__(piece, "_modules", children)
+        return piece
+
+    def __setitem__(self, index, module):
+        name = list(self._modules)[index]
+        self.add_module(name, module)
 
     def __len__(self):
         return len(self._modules)
@@ -35,8 +52,16 @@ class _ModuleList(Module):
         return iter(self._modules.values())
 
 
-class Sequential(_ModuleList):
-    """Modules applied one after another, the output of each the input of the next (d2l §6.1.2)."""
+class Sequential(_IndexedModules):
+    """Modules applied one after another, the output of each the input of the next (d2l §6.1.2).
+
+    ``Sequential(a, b, c)`` or ``Sequential({"name": a, ...})``; ``net[i]``, ``net[1:]`` and
+    ``for layer in net`` work as in PyTorch.
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        self._add_all(modules)
 
     def forward(self, x):
         for module in self:
@@ -44,11 +69,29 @@ class Sequential(_ModuleList):
         return x
 
 
-class Concat(_ModuleList):
+class ModuleList(_IndexedModules):
+    """A list of modules whose parameters the parent sees, as torch.nn.ModuleList; it has no forward of its own."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        self.extend(modules or ())
+
+    def extend(self, modules):
+        """Append every module of ``modules``."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward(): iterate over it and call its modules")
+
+
+class Concat(_IndexedModules):
     """Parallel branches on the same input, outputs joined along channels: the Inception pattern (d2l §8.4)."""
 
     def __init__(self, *branches, axis=1):
-        super().__init__(*branches)
+        super().__init__()
+        self._add_all(branches)
         self.axis = axis
 
     def forward(self, x):

@@ -184,10 +184,13 @@ class Module:
         """Evaluation mode: dropout off, BatchNorm uses its running statistics."""
         return self.train(False)
 
-    def zero_grad(self):
-        """Forget every parameter's gradient (``grad = None``)."""
+    def zero_grad(self, set_to_none=True):
+        """Forget every parameter's gradient: ``grad = None``, or zeros with ``set_to_none=False``."""
         for param in self.parameters():
-            param.grad = None
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                param.grad[...] = 0
 
     # --- state dicts --------------------------------------------------------------
 
@@ -229,15 +232,25 @@ class Module:
 
     # --- backends and dtypes ------------------------------------------------------
 
-    def to(self, backend_name):
-        """Move every parameter and buffer to ``backend_name`` ("numpy"/"cupy"), in place; returns self.
+    def to(self, where):
+        """Move every parameter and buffer to ``where``, in place; returns self.
 
-        The Parameter objects stay the same, so an optimiser built earlier keeps working.
+        ``where`` is a backend ("numpy"/"cupy"), a device string ("cpu", "cuda", "cuda:0") or a
+        ``minicnn.device``, as d2l's ``net.to(device)`` passes. The Parameter objects stay
+        the same, so an optimiser built earlier keeps working.
         """
-        name = _BACKEND_ALIASES.get(backend_name, backend_name)
+        name = _BACKEND_ALIASES.get(str(where).split(":")[0], str(where))
         if name not in ("numpy", "cupy"):
-            raise ValueError(f"to({backend_name!r}): choose 'numpy' or 'cupy' (or 'cpu'/'cuda')")
+            raise ValueError(f"to({where!r}): choose 'numpy' or 'cupy' (or 'cpu'/'cuda', or a minicnn.device)")
         return self._convert(lambda array: _move_array(array, name))
+
+    def cuda(self, device=None):
+        """Move every parameter and buffer to the GPU (the CuPy backend), in place."""
+        return self.to("cupy")
+
+    def cpu(self):
+        """Move every parameter and buffer to the CPU (the NumPy backend), in place."""
+        return self.to("numpy")
 
     def double(self):
         """Make every floating parameter and buffer float64, in place (for gradient checks)."""

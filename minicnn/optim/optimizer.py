@@ -57,11 +57,14 @@ class Optimizer:
             )
         self.param_groups.append({**self.defaults, **group, "params": params})
 
-    def zero_grad(self):
-        """Forget every parameter's gradient (``grad = None``), ready for the next backward."""
+    def zero_grad(self, set_to_none=True):
+        """Forget every parameter's gradient (``grad = None``, or zeros with ``set_to_none=False``)."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad[...] = 0
 
     def step(self):
         """Update every parameter that has a gradient; each optimiser defines its rule."""
