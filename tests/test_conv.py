@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import minicnn.functional.conv as C
-from minicnn import Tensor, gradcheck, kernels
+from minicnn import Tensor, gradcheck, kernels, nn
 from minicnn.backend import to_numpy
 
 # (input shape, C_out, kernel, stride, padding, dilation): kernels 1/3/5/7/11, rectangular
@@ -22,6 +22,16 @@ CONV_CASES = [
     ((1, 3, 8, 9), 2, (2, 3), (1, 2), (0, 2), (2, 1)),
     ((2, 12, 5, 4), 12, 3, 1, 1, 1),
 ]
+# rectangular kernels with stride 1 (a tap index that swaps rows and columns changes the result only
+# when kh != kw) and with strides that differ per axis (a swapped stride changes it only when sh != sw)
+RECT_CASES = [
+    ((2, 3, 7, 8), 4, (3, 2), 1, 1, 1),
+    ((1, 2, 8, 7), 3, (2, 3), 1, (0, 1), 1),
+    ((1, 2, 7, 10), 2, (2, 3), (1, 3), (1, 0), 1),
+    ((2, 2, 10, 7), 3, (3, 2), (3, 1), 0, 1),
+    ((1, 2, 8, 9), 2, (3, 2), 1, (2, 1), (1, 2)),
+]
+CONV_CASES += RECT_CASES
 
 CONV_T_CASES = [  # (input shape, C_out, kernel, stride, padding, output_padding)
     ((2, 3, 3, 4), 2, 3, 1, 0, 0),
@@ -29,6 +39,8 @@ CONV_T_CASES = [  # (input shape, C_out, kernel, stride, padding, output_padding
     ((2, 2, 4, 3), 2, 3, 2, 1, 1),
     ((1, 2, 2, 3), 2, (3, 2), (3, 2), (1, 0), (2, 1)),
     ((1, 12, 3, 3), 12, 3, 1, 1, 0),
+    ((2, 3, 4, 5), 2, (3, 2), 1, 1, 0),
+    ((1, 2, 3, 4), 3, (2, 3), (1, 2), (0, 1), (0, 1)),
 ]
 
 
@@ -84,6 +96,13 @@ def test_reference_face_gradcheck(monkeypatch, rng):
     assert gradcheck(lambda a, b: C.conv_transpose2d(a, b, stride=2, output_padding=1), [x, wt])
 
 
+@pytest.mark.parametrize("shape, c_out, kernel, stride, padding, dilation", RECT_CASES)
+def test_reference_face_rectangular_gradcheck(monkeypatch, rng, shape, c_out, kernel, stride, padding, dilation):
+    monkeypatch.setenv("MINICNN_NUMBA", "0")
+    x, w = _tensor(np, rng, shape), _tensor(np, rng, _weight_shape(shape[1], c_out, kernel))
+    assert gradcheck(lambda *t: C.conv2d(*t, stride=stride, padding=padding, dilation=dilation), [x, w])
+
+
 def test_input_gradient_is_skipped_when_not_needed(monkeypatch, rng):
     def refuse(*args):
         raise AssertionError("conv_transpose2d (the input gradient) should not run")
@@ -130,9 +149,11 @@ TORCH_CASES = CONV_CASES[1:3] + CONV_CASES[5:] + [((4, 6, 14, 14), 16, 5, 1, 0, 
                                                  ((3, 1, 28, 28), 6, 5, 1, 2, 1)]
 
 
+@pytest.mark.parametrize("face", ["numba", "reference"])
 @pytest.mark.parametrize("shape, c_out, kernel, stride, padding, dilation", TORCH_CASES)
-def test_conv2d_matches_torch(rng, shape, c_out, kernel, stride, padding, dilation):
+def test_conv2d_matches_torch(monkeypatch, rng, face, shape, c_out, kernel, stride, padding, dilation):
     torch = pytest.importorskip("torch")
+    monkeypatch.setenv("MINICNN_NUMBA", "1" if face == "numba" else "0")
     x, w, b = (rng.standard_normal(s).astype(np.float32)
                for s in (shape, _weight_shape(shape[1], c_out, kernel), (c_out,)))
     ours = [Tensor(a, requires_grad=True) for a in (x, w, b)]
@@ -147,9 +168,11 @@ def test_conv2d_matches_torch(rng, shape, c_out, kernel, stride, padding, dilati
         np.testing.assert_allclose(to_numpy(mine.grad), other.grad.numpy(), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("face", ["numba", "reference"])
 @pytest.mark.parametrize("shape, c_out, kernel, stride, padding, output_padding", CONV_T_CASES)
-def test_conv_transpose2d_matches_torch(rng, shape, c_out, kernel, stride, padding, output_padding):
+def test_conv_transpose2d_matches_torch(monkeypatch, rng, face, shape, c_out, kernel, stride, padding, output_padding):
     torch = pytest.importorskip("torch")
+    monkeypatch.setenv("MINICNN_NUMBA", "1" if face == "numba" else "0")
     x, w, b = (rng.standard_normal(s).astype(np.float32)
                for s in (shape, _weight_shape(shape[1], c_out, kernel, True), (c_out,)))
     ours = [Tensor(a, requires_grad=True) for a in (x, w, b)]
@@ -162,3 +185,19 @@ def test_conv_transpose2d_matches_torch(rng, shape, c_out, kernel, stride, paddi
     expected.backward(torch.tensor(grad))
     for mine, other in zip(ours, theirs):
         np.testing.assert_allclose(to_numpy(mine.grad), other.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: nn.Conv2d(0, 4, 3), r"Conv2d\(0, 4, kernel_size=\(3, 3\)\): in_channels must be a positive whole number, got 0"),
+    (lambda: nn.Conv2d(3, 0, 3), "out_channels must be a positive whole number, got 0"),
+    (lambda: nn.Conv2d(3, 4, 0), r"kernel_size must be a positive whole number, got \(0, 0\)"),
+    (lambda: nn.Conv2d(3, 4, (3, 0)), r"kernel_size must be a positive whole number, got \(3, 0\)"),
+    (lambda: nn.Conv2d(2.5, 4, 3), "in_channels must be a positive whole number, got 2.5"),
+    (lambda: nn.ConvTranspose2d(3, 4, 0), r"ConvTranspose2d\(3, 4, kernel_size=\(0, 0\)\): kernel_size must be"),
+    (lambda: nn.ConvTranspose2d(3, 0, 2), "out_channels must be a positive whole number"),
+    (lambda: nn.Linear(0, 4), "Linear\\(0→4\\): in_features and out_features must be at least 1"),
+    (lambda: nn.GroupNorm(0, 4), r"GroupNorm\(0, 4\): num_groups must be at least 1"),
+])
+def test_layers_refuse_empty_sizes_by_name(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()

@@ -1,5 +1,6 @@
 """Convolution layers: Conv2d (d2l §7.2–7.4) and the transposed convolution ConvTranspose2d (d2l §14.10)."""
 import math
+import numbers
 
 from .. import backend
 from ..functional.conv import conv2d, conv_transpose2d
@@ -19,6 +20,7 @@ class _ConvBase(Module):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
+        self._check_sizes()
         xp = backend.xp()
         self.weight = Parameter(xp.empty(weight_shape + self.kernel_size, dtype="float32"))
         if bias:
@@ -34,6 +36,17 @@ class _ConvBase(Module):
             fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
+
+    def _check_sizes(self):
+        """Channels and kernel sides are whole numbers of at least 1: with 0 there is nothing to convolve."""
+        sizes = {"in_channels": (self.in_channels,), "out_channels": (self.out_channels,),
+                 "kernel_size": self.kernel_size}
+        for name, values in sizes.items():
+            if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in values):
+                raise ValueError(
+                    f"{self._signature()}: {name} must be a positive whole number, got "
+                    f"{values[0] if len(values) == 1 else values}"
+                )
 
     def _check_input(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:

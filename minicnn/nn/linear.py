@@ -17,6 +17,8 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"Linear({in_features}→{out_features}): in_features and out_features must be at least 1")
         xp = backend.xp()
         self.weight = Parameter(xp.empty((out_features, in_features), dtype="float32"))
         if bias:

@@ -97,9 +97,9 @@ class GroupNorm(Module):
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
         super().__init__()
-        if num_channels % num_groups != 0:
+        if num_groups < 1 or num_channels % num_groups != 0:
             raise ValueError(
-                f"GroupNorm({num_groups}, {num_channels}): num_channels must be divisible by num_groups"
+                f"GroupNorm({num_groups}, {num_channels}): num_groups must be at least 1 and divide num_channels"
             )
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         _affine_parameters(self, (num_channels,), affine, bias)
