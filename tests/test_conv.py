@@ -131,6 +131,8 @@ def test_float32_stays_float32(backend_name, xp, rng):
     (lambda x: C.conv2d(x, Tensor(np.ones((4, 3, 9, 3)))), "larger than the padded input"),
     (lambda x: C.conv2d(x, Tensor(np.ones((4, 3, 3, 3))), Tensor(np.ones(3))), "bias has shape"),
     (lambda x: C.conv2d(x, Tensor(np.ones((4, 3, 3, 3), "float32"))), "float64 but weight is float32"),
+    (lambda x: C.conv2d(Tensor(np.ones((2, 3, 5, 5), "uint8")), Tensor(np.ones((4, 3, 3, 3), "float32"))),
+     r"input is uint8 but weight is float32; scale the images to floats in \[0, 1\] first"),
     (lambda x: C.conv2d(x, Tensor(np.ones((4, 3, 3, 3))), stride=0), "stride must be at least 1"),
     (lambda x: C.conv2d(x, Tensor(np.ones((4, 3, 3, 3))), padding=1.5), "padding must be an int"),
     (lambda x: C.conv2d(x[0], Tensor(np.ones((4, 3, 3, 3)))), "expected a 4-D input"),

@@ -131,6 +131,7 @@ def test_missing_data_message_lists_every_folder_and_how_to_get_the_files(isolat
     assert "apt-get install dataset-fashion-mnist" in message
     assert "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/" in message
     assert "train-images-idx3-ubyte" in message and "Traceback" not in message
+    assert "download=True" in message  # it was off: turning it on is one way
     assert error.value.__cause__ is None and error.value.__context__ is None  # no chained traceback
 
 
@@ -218,6 +219,7 @@ def test_network_failure_becomes_the_how_to_message(isolated, monkeypatch):
     with pytest.raises(DatasetNotFoundError, match="name resolution") as error:
         FashionMNIST(download=True)
     assert "apt-get install dataset-fashion-mnist" in str(error.value)
+    assert "download=True" not in str(error.value)  # it was on, and just failed
     assert error.value.__suppress_context__  # the OSError's traceback is not chained on
 
 
@@ -231,6 +233,7 @@ def test_unwritable_download_folder_becomes_the_how_to_message(isolated, monkeyp
     with pytest.raises(DatasetNotFoundError, match="Permission denied") as error:
         FashionMNIST(download=True)
     assert "Saving train-" in str(error.value) and "apt-get install" in str(error.value)
+    assert "download=True" not in str(error.value)
 
 
 def test_interrupted_write_leaves_neither_file_nor_temporary(tmp_path, monkeypatch):
@@ -268,7 +271,7 @@ def test_cifar10_reads_the_binary_batches(tmp_path):
     np.testing.assert_array_equal(train.arrays()[0], np.concatenate(expected_images))
     assert train.data.shape == (10, 32, 32, 3)  # torchvision's H×W×C view
     np.testing.assert_array_equal(train.data[4, 5, 6], expected_images[2][0, :, 5, 6])
-    test = CIFAR10(tmp_path / "cifar", train=False)
+    test = CIFAR10(tmp_path / "cifar", train=False, download=False)  # accepted, as FashionMNIST's and torchvision's
     assert test.classes[test.targets[0]] == "cat"
     np.testing.assert_array_equal(test.arrays()[0], test_images)
 
@@ -276,6 +279,8 @@ def test_cifar10_reads_the_binary_batches(tmp_path):
 def test_cifar10_errors(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="cifar-10-binary.tar.gz"):
         CIFAR10(tmp_path, train=False)
+    with pytest.raises(DatasetNotFoundError, match="does not download CIFAR-10 itself"):
+        CIFAR10(tmp_path, train=False, download=True)
     payload, _ = cifar_records([1, 2], seed=0)
     (tmp_path / "test_batch.bin").write_bytes(payload[:-1])
     with pytest.raises(DataFileError, match="3073-byte") as error:

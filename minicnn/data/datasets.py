@@ -4,10 +4,10 @@ Each dataset holds its whole image array in memory as uint8 (as torchvision does
 hands it to the DataLoader through ``arrays()``, so a batch is one fancy-index of that
 array instead of ``batch_size`` calls to ``__getitem__``.
 
-Where the files are looked for (see "Data" in DESIGN.md): an explicit ``root`` is the only
-place searched; otherwise ``$MINICNN_DATA`` (itself or its ``fashion-mnist``/``mnist``
-subfolder), ``~/.cache/minicnn/<name>`` and ``/usr/share/datasets/<name>`` (the Debian
-package ``dataset-fashion-mnist``). Missing files are downloaded (SHA-256 checked, written
+Where the files are looked for: an explicit ``root`` is the only place searched; otherwise
+``$MINICNN_DATA`` (itself or its ``fashion-mnist``/``mnist`` subfolder),
+``~/.cache/minicnn/<name>`` and ``/usr/share/datasets/<name>`` (the Debian package
+``dataset-fashion-mnist``). Missing files are downloaded (SHA-256 checked, written
 atomically) when ``download=True``; otherwise ``DatasetNotFoundError`` says how to get them.
 """
 import contextlib
@@ -37,7 +37,7 @@ def _fetch(url):
 
 
 def search_folders(name, root=None):
-    """The folders searched, in order, for dataset folder ``name`` ("Data" in DESIGN.md; ``root`` is authoritative)."""
+    """The folders searched, in order, for dataset folder ``name``; a given ``root`` is the only one."""
     if root is not None:
         return [Path(root).expanduser()]
     folders = []
@@ -194,7 +194,8 @@ class _IDXDataset(ImageDataset):
             howto.append(f"sudo apt-get install {self.apt_package}   (puts them in "
                          f"{SYSTEM_DATA_DIR / self.folder_name}, searched when no root is given)")
         howto.append(f"download the .gz files from {self.mirror} into {target}")
-        howto.append("create the dataset with download=True to let minicnn fetch them")
+        if reason is None:  # download=False; after a failed download, trying it again is no advice
+            howto.append("create the dataset with download=True to let minicnn fetch them")
         return _not_found_message(self.title, folders, filenames, reason, howto)
 
     def _read(self, images_path, labels_path):
@@ -261,16 +262,17 @@ class CIFAR10(ImageDataset):
                "dog", "frog", "horse", "ship", "truck")
     record_bytes = 1 + 3 * 32 * 32  # one label byte, then the red, green and blue 32×32 planes
 
-    def __init__(self, root=None, train=True, transform=None):
+    def __init__(self, root=None, train=True, transform=None, download=False):
         self.train = bool(train)
         filenames = [f"data_batch_{i}.bin" for i in range(1, 6)] if self.train else ["test_batch.bin"]
         folders = search_folders(self.folder_name, root)
         paths = _find(folders, filenames, Path("cifar-10-batches-bin"))
         if paths is None:
+            reason = "minicnn does not download CIFAR-10 itself (download=True)" if download else None
             howto = [f"download {self.url} and unpack it: "
                      f"`tar xzf cifar-10-binary.tar.gz -C {folders[0]}`"]
             raise DatasetNotFoundError(_not_found_message(
-                "CIFAR-10 (binary version)", folders, filenames, None, howto))
+                "CIFAR-10 (binary version)", folders, filenames, reason, howto))
         parts = [self._read(path) for path in paths]
         images = numpy.concatenate([images for images, _ in parts])
         labels = numpy.concatenate([labels for _, labels in parts])

@@ -37,10 +37,10 @@ def _check_arrays(op, x, weight, bias, weight_layout):
             f"{op}: expected a 4-D weight {weight_layout}, got shape {tuple(weight.shape)}"
         )
     if x.dtype != weight.dtype:
-        raise TypeError(
-            f"{op}: input is {x.dtype} but weight is {weight.dtype}; convert one of them "
-            "(mixing would silently promote float32 to float64)"
-        )
+        fix = ("scale the images to floats in [0, 1] first (images / 255 as float32, as the datasets "
+               "and the DataLoader do)" if x.dtype.kind in "biu" else
+               "convert one of them (mixing them would compute in the wider type)")
+        raise TypeError(f"{op}: input is {x.dtype} but weight is {weight.dtype}; {fix}")
     channels = weight.shape[0] if op == "conv_transpose2d" else weight.shape[1]
     if x.shape[1] != channels:
         raise ValueError(
