@@ -32,6 +32,11 @@ def generator(xp=None):
     return _cupy_generator
 
 
+def host_generator():
+    """The NumPy stream, whatever the backend: for draws that must not depend on it (initial weights)."""
+    return _numpy_generator
+
+
 def get_state():
     """The NumPy stream's state as a JSON string (fits in a checkpoint; no pickle)."""
     return json.dumps(_numpy_generator.bit_generator.state)

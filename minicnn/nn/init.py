@@ -1,13 +1,13 @@
 """Weight initialisation, in place, with PyTorch's formulas (d2l §5.4 numerical stability and initialisation).
 
 Every function takes a Tensor or Parameter, overwrites its data and returns it. Random
-numbers come from ``minicnn.random``'s generator for the tensor's backend, so
-``manual_seed`` makes initialisation repeatable on NumPy and on CuPy alike.
+numbers come from ``minicnn.random``'s host (NumPy) stream and are copied to the tensor's
+device, so after ``manual_seed`` a network starts with the same weights on NumPy and on CuPy.
 """
 import math
 
 from ..backend import get_array_module
-from ..random import generator, manual_seed
+from ..random import host_generator, manual_seed
 
 __all__ = [
     "bilinear_", "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_",
@@ -54,15 +54,20 @@ def _fan(tensor, mode):
 def uniform_(tensor, a=0.0, b=1.0):
     """Fill with draws from U(a, b)."""
     data = tensor.data
-    data[...] = a + (b - a) * generator(get_array_module(data)).random(data.shape, dtype=data.dtype)
+    data[...] = a + (b - a) * _on_device(data, host_generator().random(data.shape, dtype=data.dtype))
     return tensor
 
 
 def normal_(tensor, mean=0.0, std=1.0):
     """Fill with draws from N(mean, std²)."""
     data = tensor.data
-    data[...] = mean + std * generator(get_array_module(data)).standard_normal(data.shape, dtype=data.dtype)
+    data[...] = mean + std * _on_device(data, host_generator().standard_normal(data.shape, dtype=data.dtype))
     return tensor
+
+
+def _on_device(data, draws):
+    """The host array ``draws`` on ``data``'s backend (copied to the GPU for a CuPy tensor)."""
+    return get_array_module(data).asarray(draws)
 
 
 def constant_(tensor, val):
