@@ -3,7 +3,7 @@ import numpy
 import pytest
 
 import minicnn.functional as D
-from minicnn import Tensor, backend, nn
+from minicnn import Tensor, backend, gradcheck, nn
 from minicnn.random import manual_seed
 
 
@@ -32,6 +32,27 @@ def test_gradient_is_the_scaled_mask(backend_name):
     out.sum().backward()
     numpy.testing.assert_array_equal(backend.to_numpy(x.grad), out.numpy())
     assert ((out.numpy() == 0) | numpy.isclose(out.numpy(), 1 / 0.6)).all()
+
+
+@pytest.mark.parametrize("p, shape", [(0.3, (4, 6, 5)), (0.7, (2, 3, 4, 5))])
+def test_gradcheck_with_a_fixed_mask(backend_name, rng, p, shape):
+    """Finite differences against backward, the mask redrawn from the same seed on every call."""
+    x = Tensor(backend.asarray(rng.standard_normal(shape)), requires_grad=True)
+
+    def fixed_mask_dropout(t):
+        manual_seed(7)
+        return D.dropout(t, p)
+
+    assert gradcheck(fixed_mask_dropout, [x])  # gradcheck's upstream gradient is random, not ones
+
+
+def test_backward_scales_the_incoming_gradient_by_the_mask(backend_name, rng):
+    x = Tensor(backend.asarray(rng.uniform(1, 2, size=(30, 20))), requires_grad=True)
+    out = D.dropout(x, p=0.4)
+    upstream = rng.standard_normal(out.shape)
+    out.backward(backend.asarray(upstream))
+    mask = out.numpy() / x.numpy()  # 0 or 1/(1-p), element by element
+    numpy.testing.assert_allclose(backend.to_numpy(x.grad), upstream * mask, rtol=1e-12)
 
 
 def test_float32_stays_float32(backend_name):
