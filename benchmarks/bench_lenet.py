@@ -2,7 +2,7 @@
 
 Same network, same initial weights, same batches in the same order, the same number of
 threads; the two epochs are interleaved and the median of several runs is reported.
-minicnn is imported first: its kernels set OMP_WAIT_POLICY=PASSIVE, and PyTorch, imported
+minicnn.tune_process() runs first: it sets OMP_WAIT_POLICY=PASSIVE, and PyTorch, imported
 after it, shares that setting (imported first, PyTorch's OpenMP runtime would also serve
 Numba's threads with the spinning default, and on a busy machine minicnn's step took 4×
 the CPU time). PyTorch is then timed four times more, alone in fresh processes: with the
@@ -120,7 +120,7 @@ def main():
     blas_threads_from_args(args)
     if args.worker:
         return worker(args)
-    set_threads(args.threads)  # imports minicnn first: see the module docstring
+    set_threads(args.threads)  # minicnn's tune_process() first: see the module docstring
     torch = try_import_torch(args.threads)
     model, ours = minicnn_epoch_fn(args)
     runs = {"minicnn": ours}

@@ -34,6 +34,7 @@ from common import machine, median_time, try_import_torch  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
+import minicnn  # noqa: E402
 import minicnn.functional.conv as conv  # noqa: E402
 import minicnn.functional.pooling as pooling  # noqa: E402
 from minicnn import Tensor  # noqa: E402
@@ -104,8 +105,9 @@ def torch_step(torch, op, x, weight, settings, input_grad):
 
 
 def main():
+    minicnn.tune_process()  # before Numba's threads start and before PyTorch loads
     numba.set_num_threads(ARGS.threads)
-    # after minicnn: PyTorch shares its OMP_WAIT_POLICY=PASSIVE (imported first, PyTorch's
+    # PyTorch then shares tune_process's OMP_WAIT_POLICY=PASSIVE (imported first, PyTorch's
     # OpenMP runtime would also serve Numba's threads, spinning; see bench_lenet.py)
     torch = try_import_torch(ARGS.threads)
     rng = np.random.default_rng(0)

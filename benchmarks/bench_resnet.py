@@ -3,7 +3,7 @@
 Batch 32 of 1×96×96 images (d2l resizes Fashion-MNIST to 96 for these networks), SGD, the
 identical network in PyTorch with the same initial weights (copied by position) and the
 same batch, the same number of threads. Each step is timed interleaved with its twin in one
-process, median of several. minicnn is imported first there: its kernels set
+process, median of several. minicnn.tune_process() runs first there: it sets
 OMP_WAIT_POLICY=PASSIVE, which PyTorch then shares (imported first, PyTorch's OpenMP runtime
 would serve Numba's threads too, with the spinning default). PyTorch is also timed alone in
 fresh processes, with the user's settings, with PASSIVE (on a busy machine PASSIVE can make
@@ -176,7 +176,7 @@ def main():
     blas_threads_from_args(args)
     if args.worker:
         return worker(args)
-    set_threads(args.threads)  # imports minicnn first: see the module docstring
+    set_threads(args.threads)  # minicnn's tune_process() first: see the module docstring
     torch = try_import_torch(args.threads)
     print(f"machine: {machine()}; threads {args.threads} (OpenBLAS {args.blas_threads}); "
           f"batch {args.batch_size} of 1x{args.size}x{args.size}; median of {args.repeats}; "

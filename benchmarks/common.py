@@ -11,14 +11,14 @@ import subprocess
 import sys
 import time
 
-# minicnn's kernels set OMP_WAIT_POLICY=PASSIVE and GOMP_SPINCOUNT when they load
-# (kernels/__init__.py); the variables are inherited by child processes, so remember them
+# minicnn.tune_process() sets OMP_WAIT_POLICY=PASSIVE and GOMP_SPINCOUNT (minicnn/process.py);
+# the variables are inherited by child processes, so remember the user's
 _THREAD_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 _USER_THREAD_SETTINGS = {name: os.environ.get(name) for name in _THREAD_SETTINGS}
 
 
-# minicnn also asks glibc to keep freed memory (kernels/host_memory.py), which PyTorch in the
-# same process then enjoys; these variables give a fresh PyTorch process the same settings
+# tune_process() also asks glibc to keep freed memory, which PyTorch in the same process then
+# enjoys; these variables give a fresh PyTorch process the same settings
 KEPT_MEMORY = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str((1 << 31) - 1)}
 
 # Each contender alone in fresh processes: {column: (worker, environment)}. PyTorch is timed
@@ -70,14 +70,15 @@ def blas_threads_from_args(args):
 
 
 def set_threads(threads):
-    """Numba's thread count (minicnn's parallel kernels).
+    """minicnn's process settings, then Numba's thread count (minicnn's parallel kernels).
 
-    minicnn is imported first: its kernels set OMP_WAIT_POLICY=PASSIVE, which OpenMP reads
-    once, when Numba starts its threads (here). Started before that, Numba's idle threads
-    spin, and on a busy 2-core machine a LeNet step took 4× the CPU time.
+    ``minicnn.tune_process()`` sets OMP_WAIT_POLICY=PASSIVE, which OpenMP reads once, when
+    Numba starts its threads (here). Started before that, Numba's idle threads spin, and on a
+    busy 2-core machine a LeNet step took 4× the CPU time.
     """
-    import minicnn  # noqa: F401
+    import minicnn
     import numba
+    minicnn.tune_process()
     numba.set_num_threads(threads)
 
 

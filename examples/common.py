@@ -79,6 +79,7 @@ def start(args):
         backend.use(args.backend)
     except backend.BackendError as error:
         sys.exit(f"error: {error}")
+    minicnn.tune_process()  # the process-wide speed settings of minicnn/process.py
     minicnn.random.manual_seed(args.seed)
 
 

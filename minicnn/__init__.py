@@ -19,6 +19,7 @@ from .random import manual_seed
 from .gradcheck import GradcheckError, gradcheck
 from . import data, nn, optim, profile, serialization
 from . import metrics, models, training
+from .process import tune_process
 from .serialization import load, save
 from .summary import summary
 

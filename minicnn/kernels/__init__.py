@@ -14,10 +14,9 @@ Everything here takes and returns raw arrays, never Tensors: autograd lives one 
 """
 import importlib.util
 import os
-import sys
 
 from ..backend import backend_of
-from . import host_memory, reference
+from . import reference
 from .reference import output_size
 
 __all__ = [
@@ -28,26 +27,6 @@ __all__ = [
 ]
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
-
-# PyTorch brings its own OpenMP runtime, which reads OMP_WAIT_POLICY when PyTorch is imported
-# and which Numba's "omp" threads then share. Imported before minicnn, it left them spinning
-# and a LeNet step took 4× the CPU time; Numba's own "workqueue" threads never spin.
-_USER_CHOSE = {"OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER"} & set(os.environ)
-if _HAVE_NUMBA and "torch" in sys.modules and not _USER_CHOSE:
-    import numba
-    numba.config.THREADING_LAYER = "workqueue"  # read when Numba starts its threads
-
-# Numba's OpenMP threads would otherwise spin for a while after each parallel loop and slow
-# the BLAS matrix product that follows on the same cores; this must precede the first loop.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# ... except for a few microseconds (GNU OpenMP's spin count; PASSIVE alone means none): a
-# training step launches its loops back to back, and waking a sleeping thread costs a system
-# call each time. 3,000 spins made a LeNet step 4–6 % faster on an idle machine and cost
-# nothing measurable beside a busy neighbour; 10,000 cost 40 % there (docs/performance.md).
-os.environ.setdefault("GOMP_SPINCOUNT", "3000")
-# Freed arrays stay in the process for the next step instead of costing page faults again.
-if host_memory.wanted():
-    host_memory.keep_freed_memory()
 
 
 def face(array):

@@ -3,8 +3,9 @@
 The fused loops (im2col + GEMM, Winograd's 16 products, the dense layers) multiply matrices
 inside their own parallel tasks, so each product must run on one thread. minicnn loads its
 own copy of OpenBLAS for that (the ``scipy-openblas32`` wheel, the build NumPy and SciPy
-ship) and sets it to one thread, leaving NumPy's and SciPy's BLAS as the user configured
-them. (Numba's ``np.dot`` calls SciPy's OpenBLAS, whose thread count follows
+ship) and sets it to one thread after loading, leaving NumPy's and SciPy's BLAS and the
+environment as the user configured them. (Loading still starts the thread pool that
+OPENBLAS_NUM_THREADS, or the core count, asks for; set to one thread, it never wakes them.) (Numba's ``np.dot`` calls SciPy's OpenBLAS, whose thread count follows
 OPENBLAS_NUM_THREADS: set to 2, the 16 small products of a Winograd convolution ran 6×
 slower.) ``gemm`` reaches ``cblas_sgemm``/``cblas_dgemm`` by name, as a C function Numba
 links against (``numba.types.ExternalFunction``), so the kernels that call it stay cached.
@@ -17,7 +18,6 @@ Idea: Goto & van de Geijn (2008), "Anatomy of High-Performance Matrix Multiplica
 (OpenBLAS descends from GotoBLAS); Numba's "Calling C code" (ctypes and external functions).
 """
 import ctypes
-import os
 from pathlib import Path
 
 import llvmlite.binding as llvm
@@ -32,21 +32,13 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enumerations
 
 
 def _load_openblas():
-    """OpenBLAS from the scipy-openblas32 wheel, started with one thread whatever the environment says."""
+    """OpenBLAS from the scipy-openblas32 wheel, set to one thread whatever the environment says."""
     folder = Path(scipy_openblas32.get_lib_dir())
     found = sorted(p for p in folder.iterdir()
                    if p.name.startswith("libscipy_openblas") and p.suffix in (".so", ".dylib", ".dll"))
     if not found:
         raise ImportError(f"minicnn: no OpenBLAS library in {folder}; reinstall scipy-openblas32")
-    saved = os.environ.get("OPENBLAS_NUM_THREADS")
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read once, when the library loads
-    try:
-        library = ctypes.CDLL(str(found[0]))
-    finally:
-        if saved is None:
-            del os.environ["OPENBLAS_NUM_THREADS"]
-        else:
-            os.environ["OPENBLAS_NUM_THREADS"] = saved
+    library = ctypes.CDLL(str(found[0]))
     library.scipy_openblas_set_num_threads(1)
     return library
 

@@ -32,8 +32,8 @@ The pieces of craft, each measured on a 2-core machine (docs/performance.md):
   (``_numba_winograd``) computes them, their input gradients and their weight gradients
   as 16 smaller GEMMs per chunk of images, with 2.25× fewer multiply-adds.
 * Numba's OpenMP threads sleep, after a short spin, between loops
-  (``OMP_WAIT_POLICY=PASSIVE`` and ``GOMP_SPINCOUNT=3000``, also set in
-  ``kernels/__init__.py`` unless you set them yourself): on a machine whose cores are busy,
+  (``OMP_WAIT_POLICY=PASSIVE`` and ``GOMP_SPINCOUNT=3000``, set by ``minicnn.tune_process()``
+  unless you set them yourself): on a machine whose cores are busy,
   spinning threads took 4× the CPU time of a LeNet step.
 
 Only the plain sums and dot products (``channel_sums``, ``_tap_dots``) let LLVM reorder a
