@@ -27,11 +27,15 @@ def _xp(device):
     return numpy if backend_name(device) == "numpy" else backend._import_cupy()
 
 
-def _shape(size):
-    """``(2, 3)``, ``[2, 3]`` or ``2, 3`` as a tuple of ints."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    return tuple(int(s) for s in size)
+def _shape(shape, size=None):
+    """``(2, 3)``, ``[2, 3]``, ``2, 3`` or ``size=(2, 3)`` as a tuple of ints."""
+    if size is not None:
+        if shape:
+            raise TypeError("give the shape either as arguments or as size=, not both")
+        shape = (size,)
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
 
 
 def _make(array, requires_grad):
@@ -53,18 +57,18 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     return _make(array, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    """A tensor of zeros of shape ``size``."""
-    return _make(_xp(device).zeros(_shape(size), dtype=dtype or float32), requires_grad)
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros of shape ``shape`` (ints, a tuple, or ``size=``)."""
+    return _make(_xp(device).zeros(_shape(shape, size), dtype=dtype or float32), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    """A tensor of ones of shape ``size``."""
-    return _make(_xp(device).ones(_shape(size), dtype=dtype or float32), requires_grad)
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones of shape ``shape`` (ints, a tuple, or ``size=``)."""
+    return _make(_xp(device).ones(_shape(shape, size), dtype=dtype or float32), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
-    """A tensor of shape ``size`` filled with ``fill_value``."""
+    """A tensor of shape ``shape`` (ints, a tuple, or ``size=``) filled with ``fill_value``."""
     return _make(_xp(device).full(_shape((size,)), fill_value, dtype=dtype or float32), requires_grad)
 
 
@@ -78,17 +82,17 @@ def ones_like(other, dtype=None, requires_grad=False):
     return _make(backend.get_array_module(other.data).ones_like(other.data, dtype=dtype), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Uniform random numbers in [0, 1) of shape ``size``."""
+def rand(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    """Uniform random numbers in [0, 1) of shape ``shape`` (ints, a tuple, or ``size=``)."""
     xp = _xp(device)
-    array = mrandom.generator(xp).random(_shape(size), dtype=dtype or float32)
+    array = mrandom.generator(xp).random(_shape(shape, size), dtype=dtype or float32)
     return _make(array, requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal random numbers of shape ``size``."""
+def randn(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal random numbers of shape ``shape`` (ints, a tuple, or ``size=``)."""
     xp = _xp(device)
-    array = mrandom.generator(xp).standard_normal(_shape(size), dtype=dtype or float32)
+    array = mrandom.generator(xp).standard_normal(_shape(shape, size), dtype=dtype or float32)
     return _make(array, requires_grad)
 
 

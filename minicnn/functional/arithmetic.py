@@ -174,8 +174,17 @@ class Clamp(Function):
         return (grad * inside,)
 
 
+SMALL_PRODUCT = 4096  # multiply-adds up to which a matrix product sums its terms in order
+
+
 class MatMul(Function):
-    """Matrix product with NumPy's rules: 1-D operands and broadcast batch axes."""
+    """Matrix product with NumPy's rules: 1-D operands and broadcast batch axes.
+
+    A small product (at most SMALL_PRODUCT multiply-adds) sums each row·column in order,
+    as PyTorch's CPU does for tiny matrices, so it agrees to the last bit with the same sum
+    written out by hand (d2l §6.4 checks a 1×1 convolution against ``matmul`` to 1e-6);
+    BLAS fuses multiply-adds and rounds float32 differently. Larger products go to BLAS.
+    """
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
@@ -184,6 +193,8 @@ class MatMul(Function):
                 "first must equal the second-to-last of the second"
             )
         self.save_for_backward(a, b)
+        if a.ndim == 2 and b.ndim <= 2 and a.size * b.shape[-1] <= SMALL_PRODUCT:
+            return get_array_module(a).einsum("ij,jk->ik" if b.ndim == 2 else "ij,j->i", a, b)
         return a @ b
 
     # dL/da = g @ bᵀ, dL/db = aᵀ @ g  (1-D operands promoted to matrices first)

@@ -104,8 +104,8 @@ def _arg(op, a, dim, keepdim):
     xp = get_array_module(a.data)
     flat = a.data.reshape(-1) if dim is None else a.data
     index = getattr(xp, op)(flat, axis=0 if dim is None else dim)
-    if keepdim and dim is not None:
-        index = xp.expand_dims(index, dim)
+    if keepdim:
+        index = index.reshape((1,) * a.ndim) if dim is None else xp.expand_dims(index, dim)
     return Tensor(xp.asarray(index, dtype="int64"))
 
 
