@@ -137,3 +137,35 @@ def assert_same_outputs(model, torch_model, x, training=False, rtol=1e-4, atol=1
         got = model(Tensor(x)).numpy()
     numpy.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
 
+
+
+def assert_gradients_match_torch(model, torch_model, x, target, loss_fn=F.cross_entropy, torch_loss_fn=None,
+                                 rtol=1e-6, atol=1e-9):
+    """In float64 and training mode, after copying ``torch_model``'s weights in by position: the same
+    loss and the same gradient for the input and every parameter.
+
+    Dropout is set to p=0 on both sides (the two frameworks cannot draw the same mask);
+    BatchNorm uses batch statistics. ``torch_loss_fn`` defaults to PyTorch's cross-entropy.
+    """
+    import torch
+    torch_loss_fn = torch_loss_fn or torch.nn.functional.cross_entropy
+    torch_model.double().train()
+    model.double().train()
+    for module in list(model.modules()) + list(torch_model.modules()):
+        if type(module).__name__ == "Dropout":
+            module.p = 0.0
+    copy_from_torch_(model, torch_model)
+    x = numpy.asarray(x, dtype="float64")
+    theirs_x = torch.tensor(x, requires_grad=True)
+    theirs = torch_loss_fn(torch_model(theirs_x), torch.from_numpy(numpy.asarray(target)))
+    theirs.backward()
+    ours_x = Tensor(x, requires_grad=True)
+    ours = loss_fn(model(ours_x), target)
+    ours.backward()
+    numpy.testing.assert_allclose(ours.item(), theirs.item(), rtol=rtol, err_msg="loss")
+    numpy.testing.assert_allclose(ours_x.grad, theirs_x.grad.numpy(), rtol=rtol, atol=atol, err_msg="input")
+    named = list(model.named_parameters())
+    assert len(named) == len(list(torch_model.parameters()))
+    for (name, mine), theirs_param in zip(named, torch_model.parameters()):
+        assert mine.grad is not None, f"{name}: no gradient"
+        numpy.testing.assert_allclose(mine.grad, theirs_param.grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
