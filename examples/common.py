@@ -9,8 +9,6 @@ import json
 import os
 import sys
 
-import numpy
-
 import minicnn
 from minicnn import backend, data, models, optim, training
 
@@ -67,8 +65,9 @@ def load_fashion_mnist(args):
     transform = data.transforms.Resize(args.resize) if args.resize else None
     train = _subset(data.FashionMNIST(root=args.data_dir, train=True), args.train_subset)
     test = _subset(data.FashionMNIST(root=args.data_dir, train=False), args.test_subset)
+    train_transform = getattr(args, "train_transform", None) or transform  # set by --augment / --multi-scale
     train_loader = data.DataLoader(train, batch_size=args.batch_size, shuffle=True,
-                                   transform=transform, seed=args.seed)
+                                   transform=train_transform, seed=args.seed)
     test_loader = data.DataLoader(test, batch_size=args.batch_size, transform=transform)
     return train_loader, test_loader
 
@@ -120,7 +119,7 @@ def _try_side(build_model, side):
         model = build_model(side)
         model.eval()
         with minicnn.no_grad():
-            model(minicnn.Tensor(numpy.zeros((1, _input_channels(model), side, side), dtype="float32")))
+            model(minicnn.Tensor(backend.xp().zeros((1, _input_channels(model), side, side), dtype="float32")))
     except ValueError as error:
         return None, error
     return model, None
