@@ -11,8 +11,9 @@ from minicnn.autograd import Tensor, no_grad
 from minicnn.models.googlenet import INCEPTION_3, INCEPTION_4, INCEPTION_5
 from minicnn.optim import SGD
 from minicnn.random import manual_seed
-from model_checks import (assert_same_outputs, batch, copy_from_torch_, count_parameters, output_shapes,
-                          randomize_batchnorm_, sampled_gradcheck, sgd_step_lowers_loss)
+from model_checks import (assert_gradients_match_torch, assert_same_outputs, batch, copy_from_torch_,
+                          count_parameters, output_shapes, randomize_batchnorm_, sampled_gradcheck,
+                          sgd_step_lowers_loss)
 
 TINY_RESNET_ARCH = ((2, 4), (2, 6), (2, 8), (2, 8))  # ResNet-18's topology with 4–8 channels
 
@@ -392,17 +393,11 @@ def test_matches_d2l_pytorch_model_with_copied_weights(name, build, torch_build,
 
 
 def test_resnet18_gradients_match_pytorch(rng):
+    """At full width; tests/test_network_parity.py compares every network of the zoo at small widths."""
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    reference = torch_resnet18(torch).double()
-    model = models.resnet18().double()
-    copy_from_torch_(model, reference)
     x, labels = batch(rng, (2, 1, 64, 64), 10, dtype="float64")
-    torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(labels)).backward()
-    F.cross_entropy(model(Tensor(x)), labels).backward()
-    for position, (mine, theirs) in enumerate(zip(model.parameters(), reference.parameters())):
-        numpy.testing.assert_allclose(mine.grad, theirs.grad.numpy(), rtol=1e-6, atol=1e-9,
-                                      err_msg=f"parameter {position}")
+    assert_gradients_match_torch(models.resnet18(), torch_resnet18(torch), x, labels)
 
 
 # ---------------------------------------------------------------- memory: the graph is freed after each step
