@@ -26,12 +26,14 @@ DTYPES = ("float32", "float64")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_sources_compile_to_ptx(tmp_path, arch, dtype):
-    # all kernels in one file: one nvcc start-up per (arch, dtype) keeps this test quick
+    # all sources in one file (each once: BatchNorm's four kernels share one): one nvcc
+    # start-up per (arch, dtype) keeps this test quick
     source = tmp_path / f"kernels_{dtype}.cu"
-    source.write_text("\n".join(gpu_cupy.source_for(name, dtype) for name in gpu_cupy.SOURCES))
+    sources = dict.fromkeys(gpu_cupy.source_for(name, dtype) for name in gpu_cupy.SOURCES)
+    source.write_text("\n".join(sources))
     ptx = tmp_path / f"kernels_{dtype}.ptx"
     done = subprocess.run(["nvcc", "-ptx", f"-arch={arch}", "-o", str(ptx), str(source)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"nvcc failed ({dtype}, {arch}):\n{done.stderr}"
     entries = ptx.read_text()
     missing = [name for name in gpu_cupy.SOURCES if f".entry {name}(" not in entries]
@@ -123,6 +125,42 @@ def test_host_compiled_convolutions_agree(host_face, rng):
         reference.conv_transpose2d(grad, weight, shape[2:], stride, padding, dilation), atol=1e-12)
 
 
+def _batch_norm_float64(grad, x, mean, inv_std, weight, bias):
+    """BatchNorm's forward and training backward in float64 NumPy, written out from the formulas."""
+    stat = (1, -1, 1)
+    x_hat = (x - mean.reshape(stat)) * inv_std.reshape(stat)
+    y = weight.reshape(stat) * x_hat + bias.reshape(stat)
+    grad_bias, grad_weight = grad.sum(axis=(0, 2)), (grad * x_hat).sum(axis=(0, 2))
+    count = x.shape[0] * x.shape[2]
+    grad_x = (weight * inv_std).reshape(stat) * (
+        grad - (grad_bias / count).reshape(stat) - x_hat * (grad_weight / count).reshape(stat))
+    return y, grad_x, grad_weight, grad_bias
+
+
+def _check_batch_norm(face, shape, dtype, rng):
+    x = (3 + 2 * rng.standard_normal(shape)).astype(dtype)  # off-centre: the two-pass variance matters
+    mean, variance = face.channel_moments(x)
+    assert mean.dtype == variance.dtype == np.dtype(dtype)
+    tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=(0, 2)), **tolerance)
+    np.testing.assert_allclose(variance, x.astype(np.float64).var(axis=(0, 2)), **tolerance)
+    inv_std = (1 / np.sqrt(variance + 1e-5)).astype(dtype)
+    weight, bias = (rng.standard_normal(shape[1]).astype(dtype) for _ in range(2))
+    grad = rng.standard_normal(shape).astype(dtype)
+    expected = _batch_norm_float64(*(a.astype(np.float64) for a in (grad, x, mean, inv_std, weight, bias)))
+    y = face.batch_norm(x, mean, inv_std, weight, bias)
+    grads = face.batch_norm_backward(grad, x, mean, inv_std, weight)
+    for got, want in zip((y,) + tuple(grads), expected):
+        assert got.dtype == np.dtype(dtype) and got.shape == want.shape
+        np.testing.assert_allclose(got, want, **tolerance)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 5, 7), (1, 2, 1), (4, 3, 300)])
+def test_host_compiled_batch_norm_agrees_with_the_formulas(host_face, rng, shape, dtype):
+    _check_batch_norm(host_face, shape, dtype, rng)
+
+
 @pytest.fixture
 def cupy_face():
     cupy = pytest.importorskip("cupy")
@@ -151,3 +189,19 @@ def test_gpu_kernels_agree_with_reference(cupy_face, rng, dtype):
         _check_faces(OnDevice(), geometry, dtype, rng)
     for pool in POOLS:
         _check_pools(OnDevice(), pool, dtype, rng)
+    _check_batch_norm(OnDevice(), (8, 16, 300), dtype, rng)
+
+
+def test_batch_norm_on_the_gpu_face_passes_gradcheck(cupy_face, rng, monkeypatch):
+    import minicnn.functional as F
+    from minicnn import Tensor, gradcheck
+    calls = []
+    for name in ("channel_moments", "batch_norm", "batch_norm_backward"):
+        kernel = getattr(gpu_cupy, name)
+        monkeypatch.setattr(gpu_cupy, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
+    x, weight, bias = (Tensor(cupy_face.asarray(rng.standard_normal(shape)), requires_grad=True)
+                       for shape in ((3, 4, 5, 2), (4,), (4,)))
+    running_mean, running_var = cupy_face.zeros(4), cupy_face.ones(4)
+    assert gradcheck(lambda *a: F.batch_norm(*a[:1], running_mean, running_var, *a[1:], training=True),
+                     [x, weight, bias])
+    assert set(calls) == {"channel_moments", "batch_norm", "batch_norm_backward"}

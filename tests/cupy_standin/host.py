@@ -86,7 +86,7 @@ def _compile(text, path):
         source.write_text(text)
         built = Path(folder) / "kernels.so"
         done = subprocess.run(["g++", "-O2", "-shared", "-fPIC", "-o", str(built), str(source)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             raise RuntimeError(f"g++ could not compile the CUDA source for the host:\n{done.stderr}")
         shutil.move(str(built), path + f".{os.getpid()}")
