@@ -5,7 +5,7 @@ import numpy
 import pytest
 from numpy.lib import format as npy_format
 
-from minicnn import backend, serialization
+from minicnn import backend, models, serialization
 from minicnn.autograd import Tensor
 from minicnn.serialization import SerializationError, load, save
 
@@ -216,3 +216,27 @@ def test_keys_with_the_separator_or_colliding_names_are_refused(tmp_path):
         save({(1, 2): numpy.ones(1)}, tmp_path / "x.npz")
     with pytest.raises(SerializationError, match="expected a dict"):
         save([numpy.ones(1)], tmp_path / "x.npz")
+
+
+def test_a_state_dict_of_another_network_is_summarised_not_listed():
+    small, large = models.resnet18(width=1 / 16), models.densenet(width=1 / 16)
+    with pytest.raises(RuntimeError) as error:
+        small.load_state_dict(large.state_dict())
+    message = str(error.value)
+    missing = [k for k in small.state_dict() if k not in large.state_dict()]
+    unexpected = [k for k in large.state_dict() if k not in small.state_dict()]
+    assert f"Missing key(s) in state_dict: {len(missing)} key(s): " in message
+    assert f"Unexpected key(s) in state_dict: {len(unexpected)} key(s): " in message
+    assert f'"{missing[4]}", … and {len(missing) - 5} more' in message and missing[5] not in message
+    assert f'"{unexpected[0]}"' in message and unexpected[-1] not in message
+    assert len(message) < 2000  # hundreds of keys, a few lines of text
+
+
+def test_many_size_mismatches_show_the_first_five_and_the_count():
+    narrow, wide = models.resnet18(width=1 / 16), models.resnet18(width=1 / 8)
+    with pytest.raises(RuntimeError) as error:
+        narrow.load_state_dict(wide.state_dict())
+    lines = str(error.value).splitlines()
+    mismatches = sum(1 for key, value in wide.state_dict().items() if value.shape != narrow.state_dict()[key].shape)
+    assert sum(line.lstrip().startswith("size mismatch for") for line in lines) == 5
+    assert lines[-1].strip() == f"… and {mismatches - 5} more size mismatches ({mismatches} in all)"
