@@ -113,6 +113,7 @@ def _is_device(value):
 
 
 def _type(self, dtype=None):
+    """With a dtype, this tensor as that dtype; without, a string naming the dtype."""
     if dtype is None:
         return f"minicnn.Tensor[{self.dtype}]"
     return shape.convert(self, dtype)
@@ -125,7 +126,23 @@ def _caster(dtype):
     return method
 
 
+def _dim(self):
+    """The number of dimensions."""
+    return self.ndim
+
+
+def _cuda(self, device=None):
+    """This tensor on the GPU (the CuPy backend); itself when it is there already."""
+    return shape.convert(self, where="cuda" if device is None else device)
+
+
+def _cpu(self):
+    """This tensor on the CPU (the NumPy backend); itself when it is there already."""
+    return shape.convert(self, where="cpu")
+
+
 def _requires_grad_(self, requires_grad=True):
+    """Start (or stop) recording operations on this tensor for autograd, in place; returns it."""
     if requires_grad and self.dtype.kind != "f":
         raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
     self.requires_grad = bool(requires_grad)
@@ -133,18 +150,22 @@ def _requires_grad_(self, requires_grad=True):
 
 
 def _tolist(self):
+    """The values as nested Python lists (a number for a 0-d tensor)."""
     return to_numpy(self.data).tolist()
 
 
 def _numel(self):
+    """The number of elements."""
     return int(self.data.size)
 
 
 def _any(self):
+    """A bool tensor: is any element true (non-zero)?"""
     return Tensor(get_array_module(self.data).asarray(self.data.any()))
 
 
 def _all(self):
+    """A bool tensor: are all elements true (non-zero)?"""
     return Tensor(get_array_module(self.data).asarray(self.data.all()))
 
 
@@ -208,7 +229,7 @@ _METHODS = {
     "softmax": activation.softmax,
     "log_softmax": activation.log_softmax,
     "numel": _numel,
-    "dim": lambda self: self.ndim,
+    "dim": _dim,
     "tolist": _tolist,
     "to": _to,
     "type": _type,
@@ -217,8 +238,8 @@ _METHODS = {
     "long": _caster("int64"),
     "int": _caster("int32"),
     "bool": _caster("bool"),
-    "cuda": lambda self, device=None: shape.convert(self, where="cuda" if device is None else device),
-    "cpu": lambda self: shape.convert(self, where="cpu"),
+    "cuda": _cuda,
+    "cpu": _cpu,
     "requires_grad_": _requires_grad_,
 }
 
