@@ -155,7 +155,9 @@ def test_layer_and_group_norm_match_reference_and_torch(rng):
 
 def test_float32_stays_float32(backend_name, rng):
     x = _tensor(rng.standard_normal((4, 6, 3, 3)), dtype="float32")
-    for layer in (nn.BatchNorm2d(6), nn.BatchNorm2d(6).eval(), nn.LayerNorm(3), nn.GroupNorm(3, 6)):
+    instance = (nn.InstanceNorm2d(6), nn.InstanceNorm2d(6, affine=True, track_running_stats=True),
+                nn.InstanceNorm2d(6, track_running_stats=True).eval())
+    for layer in (nn.BatchNorm2d(6), nn.BatchNorm2d(6).eval(), nn.LayerNorm(3), nn.GroupNorm(3, 6), *instance):
         assert layer(x).dtype == numpy.float32
     assert nn.BatchNorm2d(6).running_var.dtype == numpy.float32
 
@@ -178,7 +180,7 @@ def test_errors_name_the_layer_and_shapes():
         nn.BatchNorm1d(6)(Tensor(backend.xp().ones((2, 6, 3, 3), dtype="float32")))
     with pytest.raises(ValueError, match="more than one value per channel"):
         nn.BatchNorm1d(6)(Tensor(backend.xp().ones((1, 6), dtype="float32")))
-    with pytest.raises(ValueError, match="divisible"):
+    with pytest.raises(ValueError, match="divisible|divide"):
         nn.GroupNorm(4, 6)
     with pytest.raises(ValueError, match="normalized_shape"):
         nn.LayerNorm(5)(Tensor(backend.xp().ones((2, 4), dtype="float32")))
@@ -189,3 +191,107 @@ def test_reprs_match_torch():
     assert repr(nn.BatchNorm2d(6)) == repr(torch.nn.BatchNorm2d(6))
     assert repr(nn.LayerNorm(8)) == repr(torch.nn.LayerNorm(8))
     assert repr(nn.GroupNorm(2, 8)) == repr(torch.nn.GroupNorm(2, 8))
+
+
+# --- InstanceNorm2d: GroupNorm with one channel per group, PyTorch's flags -----------
+
+FLAGS = [(affine, tracked) for affine in (False, True) for tracked in (False, True)]
+
+
+def _torch_instance_norm(torch, ours, **options):
+    """torch.nn.InstanceNorm2d in float64 with ``ours``'s affine parameters."""
+    theirs = torch.nn.InstanceNorm2d(ours.num_features, **options).double()
+    if ours.affine:
+        with torch.no_grad():
+            theirs.weight.copy_(torch.from_numpy(ours.weight.numpy()))
+            theirs.bias.copy_(torch.from_numpy(ours.bias.numpy()))
+    return theirs
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.3, None])
+@pytest.mark.parametrize("affine, tracked", FLAGS)
+def test_instance_norm_matches_torch_in_train_and_eval(rng, affine, tracked, momentum):
+    torch = pytest.importorskip("torch")
+    options = dict(affine=affine, track_running_stats=tracked, momentum=momentum)
+    ours = nn.InstanceNorm2d(3, **options).double()
+    init_params(ours, rng)
+    theirs = _torch_instance_norm(torch, ours, **options)
+    for step in range(3):  # training: each image's own statistics, running averages updated
+        x = rng.standard_normal((4, 3, 5, 3)) * (step + 2) + step
+        g = rng.standard_normal(x.shape)
+        xt, xtt = _tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+        got, expected = ours(xt), theirs(xtt)
+        numpy.testing.assert_allclose(got.numpy(), expected.detach().numpy(), atol=1e-10)
+        got.backward(backend.asarray(g))
+        expected.backward(torch.from_numpy(g))
+        numpy.testing.assert_allclose(backend.to_numpy(xt.grad), xtt.grad.numpy(), atol=1e-10)
+    for name, parameter in theirs.named_parameters():  # summed over the three steps on both sides
+        numpy.testing.assert_allclose(backend.to_numpy(getattr(ours, name).grad), parameter.grad.numpy(), atol=1e-9)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for name, buffer in theirs.named_buffers():
+        numpy.testing.assert_allclose(backend.to_numpy(getattr(ours, name).data), buffer.numpy(), atol=1e-12)
+    ours.eval(), theirs.eval()  # running statistics if tracked, else each image's own
+    x = rng.standard_normal((2, 3, 4, 4)) * 3 - 1
+    numpy.testing.assert_allclose(ours(_tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(), atol=1e-10)
+    numpy.testing.assert_allclose(ours(_tensor(x[0])).numpy(), theirs(torch.from_numpy(x[0])).detach().numpy(),
+                                  atol=1e-10)  # unbatched (C, H, W)
+
+
+def test_instance_norm_is_group_norm_with_one_channel_per_group(rng):
+    x = _tensor(rng.standard_normal((2, 4, 3, 5)))
+    instance, group = nn.InstanceNorm2d(4, affine=True), nn.GroupNorm(4, 4)
+    init_params(instance, rng)
+    group.load_state_dict(instance.state_dict())
+    numpy.testing.assert_allclose(instance(x).numpy(), group(x).numpy(), atol=1e-6)
+    planes = nn.InstanceNorm2d(4)(x).numpy().reshape(2, 4, -1)
+    numpy.testing.assert_allclose(planes.mean(axis=2), 0, atol=1e-6)
+    numpy.testing.assert_allclose(planes.var(axis=2), 1, atol=1e-4)
+
+
+def test_instance_norm_running_stats_by_hand(rng):
+    norm = nn.InstanceNorm2d(2, momentum=0.25, track_running_stats=True)
+    x = rng.standard_normal((3, 2, 4, 2)) * 2 + 5
+    norm(_tensor(x, dtype="float32"))
+    planes = x.reshape(3, 2, -1)
+    expected_mean = 0.75 * 0 + 0.25 * planes.mean(axis=2).mean(axis=0)
+    expected_var = 0.75 * 1 + 0.25 * planes.var(axis=2, ddof=1).mean(axis=0)  # unbiased per image, then averaged
+    numpy.testing.assert_allclose(backend.to_numpy(norm.running_mean.data), expected_mean, rtol=1e-5)
+    numpy.testing.assert_allclose(backend.to_numpy(norm.running_var.data), expected_var, rtol=1e-5)
+    assert int(norm.num_batches_tracked.item()) == 0  # PyTorch's InstanceNorm never counts batches
+    y = norm.eval()(_tensor(x, dtype="float32")).numpy()
+    numpy.testing.assert_allclose(y, (x - expected_mean[:, None, None]) / numpy.sqrt(expected_var[:, None, None] + 1e-5),
+                                  rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("affine, tracked", FLAGS)
+@pytest.mark.parametrize("training", [True, False])
+def test_instance_norm_gradcheck(rng, affine, tracked, training):
+    norm = nn.InstanceNorm2d(3, affine=affine, track_running_stats=tracked).double()
+    init_params(norm, rng)
+    if tracked:
+        norm(_tensor(rng.standard_normal((4, 3, 3, 3)) * 2 + 1))  # running stats away from 0 and 1
+    norm.train(training)
+    assert _module_gradcheck(norm, _tensor(rng.standard_normal((2, 3, 3, 5)), requires_grad=True))
+
+
+def test_instance_norm_defaults_buffers_and_repr():
+    torch = pytest.importorskip("torch")
+    plain = nn.InstanceNorm2d(6)
+    assert plain.weight is None and plain.running_mean is None and list(plain.state_dict()) == []
+    for options in ({}, {"affine": True, "track_running_stats": True}, {"momentum": None}):
+        assert repr(nn.InstanceNorm2d(6, **options)) == repr(torch.nn.InstanceNorm2d(6, **options))
+
+
+def test_instance_norm_errors_name_the_layer_and_shapes():
+    ones = backend.xp().ones
+    with pytest.raises(ValueError, match=r"InstanceNorm2d\(3\).*more than one pixel"):
+        nn.InstanceNorm2d(3)(Tensor(ones((2, 3, 1, 1), dtype="float32")))
+    with pytest.raises(ValueError, match=r"InstanceNorm2d\(3\) expects \(N, C, H, W\)"):
+        nn.InstanceNorm2d(3)(Tensor(ones((2, 3), dtype="float32")))
+    with pytest.raises(ValueError, match=r"InstanceNorm2d\(3\) got 4 channels"):
+        nn.InstanceNorm2d(3, affine=True)(Tensor(ones((2, 4, 2, 2), dtype="float32")))
+    with pytest.warns(UserWarning, match="got 4 channels"):  # unused num_features: PyTorch only warns
+        nn.InstanceNorm2d(3)(Tensor(ones((2, 4, 2, 2), dtype="float32")))
+    # evaluation with running statistics needs no per-image statistics, so a 1×1 map is fine there
+    one_pixel = nn.InstanceNorm2d(3, track_running_stats=True).eval()(Tensor(ones((2, 3, 1, 1), dtype="float32")))
+    numpy.testing.assert_allclose(one_pixel.numpy(), 1 / numpy.sqrt(1 + 1e-5), rtol=1e-6)

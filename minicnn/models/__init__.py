@@ -5,9 +5,11 @@ and ``width``, the one size knob: it multiplies every channel count (1.0 is the 
 network, 1/16 a tiny copy for the tests). ``vgg11(ratio=r)`` is d2l's name for ``width=1/r``.
 """
 from .alexnet import alexnet
+from .cbam import CBAMBlock, CBAMResidual, ChannelAttention, cbam_resnet18
 from .densenet import DenseBlock, bottleneck_layer, conv_block, densenet, densenet121, transition_block
 from .fcn import FCN, fcn_resnet18, load_backbone
 from .googlenet import GoogLeNet, Inception, aux_classifier, googlenet, googlenet_loss
+from .inception_v3 import AsymmetricInception, FactorizedInception, GridReduction, inception_v3
 from .init_xavier import init_xavier_
 from .lenet import lenet, lenet_bn
 from .nin import nin, nin_block

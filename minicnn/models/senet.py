@@ -24,10 +24,13 @@ class SEBlock(nn.Module):
         self.fc1 = nn.Linear(channels, hidden)
         self.fc2 = nn.Linear(hidden, channels)
 
+    def excite(self, s):
+        """The bottleneck MLP on the (N, C) channel descriptor: fc2(relu(fc1(s))), before the sigmoid."""
+        return self.fc2(F.relu(self.fc1(s)))
+
     def forward(self, x):
         n, c = x.shape[:2]
-        s = F.flatten(self.squeeze(x))
-        weights = F.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        weights = F.sigmoid(self.excite(F.flatten(self.squeeze(x))))
         return x * weights.reshape(n, c, 1, 1)
 
 

@@ -7,13 +7,14 @@ import sys
 from .. import functional
 from . import init
 from .activation import Flatten, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .attention import SpatialAttention
 from .containers import Concat, Identity, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout
 from .linear import Linear
 from .loss import CrossEntropyLoss, MSELoss
 from .module import Module
-from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
@@ -21,7 +22,8 @@ sys.modules[__name__ + ".functional"] = functional  # `import minicnn.nn.functio
 
 __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv2d",
-    "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten", "GroupNorm", "Identity", "LayerNorm",
-    "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module", "ModuleList", "Parameter", "ReLU",
-    "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init",
+    "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten", "GroupNorm", "Identity",
+    "InstanceNorm2d", "LayerNorm", "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module",
+    "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "SpatialAttention",
+    "Tanh", "functional", "init",
 ]
