@@ -131,15 +131,16 @@ def _subclasses(cls):
 
 def _targets():
     """(owner, attribute, op type, name) for everything the profiler times."""
-    faces = [sys.modules[m] for m in ("minicnn.kernels.reference", "minicnn.kernels.cpu_numba",
+    faces = [sys.modules[m] for m in ("minicnn.kernels.reference", "minicnn.kernels.numba",
                                       "minicnn.kernels.gpu_cupy") if m in sys.modules]
     for name in kernels.__all__:
-        if name in ("face", "output_size"):
+        if name in ("face", "fused", "output_hw"):
             continue
         yield kernels, name, KERNEL_TYPES.get(name, "other kernels"), f"kernels.{name}"
-    for face in faces:  # the faces call their own im2col/col2im from inside conv2d and pooling
-        for name in ("im2col", "col2im"):
-            yield face, name, name, f"{face.__name__.rsplit('.', 1)[1]}.{name}"
+    for face in faces:  # their own im2col/col2im (called from inside conv2d and pooling), fused loops
+        for name in ("im2col", "col2im") + kernels.FUSED:
+            if hasattr(face, name):
+                yield face, name, KERNEL_TYPES[name], f"{face.__name__.rsplit('.', 1)[1]}.{name}"
     for cls in _subclasses(Function):
         op_type = FUNCTION_TYPES.get(cls.__module__.rsplit(".", 1)[-1], "other Functions")
         for method in ("forward", "backward"):

@@ -1,4 +1,4 @@
-"""kernels/_blas.py: the Numba face's GEMM agrees with NumPy on every layout it accepts.
+"""kernels/numba/blas.py: the Numba face's GEMM agrees with NumPy on every layout it accepts.
 
 It reaches OpenBLAS through pointers, leading dimensions and transpose flags, so each layout
 is a separate way to get an index wrong: transposed views, blocks of larger arrays (rows
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from numba import njit, prange
 
-from minicnn.kernels import _blas
-from minicnn.kernels._blas import gemm
+from minicnn.kernels.numba import blas
+from minicnn.kernels.numba.blas import gemm
 
 DTYPES = [np.float32, np.float64]
 
@@ -88,11 +88,11 @@ def test_gemm_from_inside_numba_threads(rng):
 def test_the_numpy_twin_for_a_disabled_jit_agrees(rng):
     a, b = operand(rng, (6, 5), np.float64, "transposed"), operand(rng, (5, 7), np.float64, "block")
     fast, twin = np.full((6, 7), 1.0), np.full((6, 7), 1.0)
-    _blas._gemm_blas(a, b, fast, True)
-    _blas._gemm_numpy(a, b, twin, True)
+    blas._gemm_blas(a, b, fast, True)
+    blas._gemm_numpy(a, b, twin, True)
     np.testing.assert_allclose(fast, twin, rtol=1e-12, atol=1e-12)
 
 
 def test_minicnn_openblas_runs_one_thread():
-    assert _blas.OPENBLAS.scipy_openblas_get_num_threads() == 1
-    assert numba.config.DISABLE_JIT or gemm is _blas._gemm_blas
+    assert blas.OPENBLAS.scipy_openblas_get_num_threads() == 1
+    assert numba.config.DISABLE_JIT or gemm is blas._gemm_blas

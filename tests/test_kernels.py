@@ -1,4 +1,4 @@
-"""The kernel faces agree: Numba (cpu_numba) against the readable reference, on random shapes.
+"""The kernel faces agree: Numba (kernels/numba/) against the readable reference, on random shapes.
 
 im2col and max pooling move values without arithmetic, so they must agree exactly (argmax
 included); col2im and the pools add a few numbers, so 1e-6 in float32. The convolution
@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minicnn import kernels
-from minicnn.kernels import cpu_numba, reference
+from minicnn.kernels import numba as fast_face
+from minicnn.kernels import reference
 
 pytestmark = pytest.mark.filterwarnings("ignore::numba.NumbaPerformanceWarning")
 
@@ -48,8 +49,7 @@ def pool_geometries(draw):
 
 
 def _out_hw(shape, kernel, stride, padding, dilation=(1, 1)):
-    return tuple(reference.output_size(shape[2 + a], kernel[a], stride[a], padding[a], dilation[a])
-                 for a in (0, 1))
+    return reference.output_hw(shape[2:], kernel, stride, padding, dilation)
 
 
 @settings(max_examples=40, deadline=None)
@@ -60,11 +60,11 @@ def test_im2col_and_col2im_agree(geometry, seed):
     x = rng.standard_normal(shape).astype(np.float32)
     for pad_value in (0.0, -np.inf):
         expected = reference.im2col(x, kernel, stride, padding, dilation, pad_value)
-        got = cpu_numba.im2col(x, kernel, stride, padding, dilation, pad_value)
+        got = fast_face.im2col(x, kernel, stride, padding, dilation, pad_value)
         assert got.dtype == np.float32
         np.testing.assert_array_equal(got, expected)
     cols = rng.standard_normal(expected.shape).astype(np.float32)
-    folded = cpu_numba.col2im(cols, shape, kernel, stride, padding, dilation)
+    folded = fast_face.col2im(cols, shape, kernel, stride, padding, dilation)
     assert folded.dtype == np.float32
     np.testing.assert_allclose(folded, reference.col2im(cols, shape, kernel, stride, padding,
                                                          dilation), rtol=1e-6, atol=1e-6)
@@ -86,10 +86,10 @@ def test_convolution_products_agree(geometry, c_out, seed):
     weight = rng.standard_normal((c_out, shape[1]) + kernel)
     grad_y = rng.standard_normal((shape[0], c_out) + _out_hw(shape, kernel, stride, padding, dilation))
     args = (x, weight, grad_y, kernel, stride, padding, dilation)
-    for got, expected in zip(_conv_products(cpu_numba, *args), _conv_products(reference, *args)):
+    for got, expected in zip(_conv_products(fast_face, *args), _conv_products(reference, *args)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
     single = [a.astype(np.float32) for a in args[:3]] + list(args[3:])
-    for got, expected in zip(_conv_products(cpu_numba, *single), _conv_products(reference, *args)):
+    for got, expected in zip(_conv_products(fast_face, *single), _conv_products(reference, *args)):
         assert got.dtype == np.float32
         scale = np.abs(expected).max() + 1
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * scale)
@@ -102,7 +102,7 @@ def test_lenet_sized_convolutions_agree(rng, c_in, c_out):
     weight = rng.standard_normal((c_out, c_in, 5, 5)).astype(np.float32)
     grad_y = rng.standard_normal((3, c_out, 12, 11)).astype(np.float32)
     args = (x, weight, grad_y, (5, 5), (1, 1), (1, 1), (1, 1))
-    for got, expected in zip(_conv_products(cpu_numba, *args), _conv_products(reference, *args)):
+    for got, expected in zip(_conv_products(fast_face, *args), _conv_products(reference, *args)):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
 
 
@@ -113,29 +113,29 @@ def test_pooling_agrees(geometry, seed):
     rng = np.random.default_rng(seed)
     # small integers make ties common: the first maximum must win in both faces
     x = rng.integers(-3, 4, size=shape).astype(np.float32)
-    y, argmax = cpu_numba.max_pool2d(x, kernel, stride, padding)
+    y, argmax = fast_face.max_pool2d(x, kernel, stride, padding)
     y_ref, argmax_ref = reference.max_pool2d(x, kernel, stride, padding)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(argmax, argmax_ref)
     grad_y = rng.standard_normal(y.shape).astype(np.float32)
     np.testing.assert_allclose(
-        cpu_numba.max_pool2d_backward(grad_y, argmax, shape, kernel, stride, padding),
+        fast_face.max_pool2d_backward(grad_y, argmax, shape, kernel, stride, padding),
         reference.max_pool2d_backward(grad_y, argmax_ref, shape, kernel, stride, padding),
         rtol=1e-6, atol=1e-6)
     x = rng.standard_normal(shape).astype(np.float32)
-    mean = cpu_numba.avg_pool2d(x, kernel, stride, padding)
+    mean = fast_face.avg_pool2d(x, kernel, stride, padding)
     assert mean.dtype == np.float32
     np.testing.assert_allclose(mean, reference.avg_pool2d(x, kernel, stride, padding),
                                rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(
-        cpu_numba.avg_pool2d_backward(grad_y, shape, kernel, stride, padding),
+        fast_face.avg_pool2d_backward(grad_y, shape, kernel, stride, padding),
         reference.avg_pool2d_backward(grad_y, shape, kernel, stride, padding),
         rtol=1e-6, atol=1e-6)
 
 
 def test_max_pool_argmax_is_a_flat_index_into_the_input_plane():
     x = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0], [4.0, 8.0, 6.0]]).reshape(1, 1, 3, 3)
-    for face in (reference, cpu_numba):
+    for face in (reference, fast_face):
         y, argmax = face.max_pool2d(x, (2, 2), (1, 1), (0, 0))
         np.testing.assert_array_equal(y[0, 0], [[7.0, 5.0], [8.0, 8.0]])
         np.testing.assert_array_equal(argmax[0, 0], [[3, 1], [7, 7]])
@@ -143,7 +143,7 @@ def test_max_pool_argmax_is_a_flat_index_into_the_input_plane():
 
 def test_max_pool_nan_wins_its_window():
     x = np.array([[1.0, np.nan], [3.0, 2.0]]).reshape(1, 1, 2, 2)
-    for face in (reference, cpu_numba):
+    for face in (reference, fast_face):
         y, argmax = face.max_pool2d(x, (2, 2), (2, 2), (0, 0))
         assert np.isnan(y[0, 0, 0, 0]) and argmax[0, 0, 0, 0] == 1
 
@@ -151,7 +151,7 @@ def test_max_pool_nan_wins_its_window():
 def test_dispatcher_picks_numba_unless_told_not_to(monkeypatch):
     x = np.zeros((1, 1, 2, 2))
     monkeypatch.delenv("MINICNN_NUMBA", raising=False)
-    assert kernels.face(x) is cpu_numba
+    assert kernels.face(x) is fast_face
     monkeypatch.setenv("MINICNN_NUMBA", "0")
     assert kernels.face(x) is reference
 
@@ -168,7 +168,7 @@ def test_kernels_run_with_the_jit_disabled():
     """NUMBA_DISABLE_JIT=1 turns the Numba face into plain Python, for stepping through it."""
     script = textwrap.dedent("""
         import numpy as np
-        from minicnn.kernels import cpu_numba as fast, reference as ref
+        from minicnn.kernels import numba as fast, reference as ref
         rng = np.random.default_rng(0)
         x, w, g = (rng.standard_normal(s) for s in ((2, 2, 5, 4), (3, 2, 3, 3), (2, 3, 5, 4)))
         window = ((1, 1), (1, 1), (1, 1))
@@ -184,6 +184,29 @@ def test_kernels_run_with_the_jit_disabled():
     """)
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("in_hw, kernel, stride, padding, dilation", [
+    ((28, 28), (5, 5), (1, 1), (2, 2), (1, 1)), ((7, 9), (3, 2), (2, 3), (1, 0), (2, 1)),
+    ((224, 224), (11, 11), (4, 4), (1, 1), (1, 1)), ((5, 5), (5, 5), (1, 1), (0, 0), (1, 1)),
+])
+def test_output_hw_is_the_shape_pytorch_gives(in_hw, kernel, stride, padding, dilation):
+    torch = pytest.importorskip("torch")
+    y = torch.nn.functional.conv2d(torch.zeros((1, 1) + in_hw), torch.zeros((1, 1) + kernel),
+                                   stride=stride, padding=padding, dilation=dilation)
+    assert kernels.output_hw(in_hw, kernel, stride, padding, dilation) == tuple(y.shape[2:])
+
+
+def test_fused_loops_are_optional_and_only_for_one_float_dtype(monkeypatch):
+    x32, x64 = np.ones((2, 3), np.float32), np.ones((2, 3))
+    monkeypatch.delenv("MINICNN_NUMBA", raising=False)
+    assert kernels.fused("matmul", x32, x32) is fast_face.matmul
+    assert kernels.fused("matmul", x32, x64) is None  # mixed dtypes: the caller's array code
+    assert kernels.fused("sigmoid", x32.astype(np.float16)) is None
+    monkeypatch.setenv("MINICNN_NUMBA", "0")
+    assert kernels.fused("matmul", x64, x64) is None  # the reference face has none
+    with pytest.raises(ValueError, match="not one of the optional fused ops"):
+        kernels.fused("conv2d", x64)

@@ -1,16 +1,20 @@
-"""The speed-ups of the Numba face agree with the readable reference (docs/performance.md).
+"""The speed-ups of the Numba face agree with the readable code (docs/performance.md).
 
 Each fast path is forced on small inputs: the convolution's chunks of images and groups of
-partial weight gradients by shrinking the byte budgets, the tiling average pool by windows
-equal to their stride, the weight gradient's two orders of work (rows of the result, or
-chunks of the batch) by the size of dY.
+partial weight gradients by shrinking the byte budgets (``tuning.py``), the tiling average
+pool by windows equal to their stride, the weight gradient's two orders of work (rows of the
+result, or chunks of the batch) by the size of dY. The fused loops (``kernels.FUSED``) are
+held to the array code ``minicnn.functional`` runs without them (``MINICNN_NUMBA=0``).
 """
 import numba
 import numpy as np
 import pytest
 
-from minicnn import kernels
-from minicnn.kernels import _numba_unfold, cpu_numba, reference
+import minicnn.functional as F
+from minicnn import Tensor
+from minicnn.kernels import numba as fast_face
+from minicnn.kernels import reference
+from minicnn.kernels.numba import tuning, unfold
 
 pytestmark = pytest.mark.filterwarnings("ignore::numba.NumbaPerformanceWarning")
 
@@ -26,8 +30,7 @@ def conv_products(face, x, weight, grad_y, stride, padding, dilation=ONE):
 def random_conv(rng, n, c_in, c_out, size, kernel, stride, padding, dilation=ONE, dtype=np.float64):
     x = rng.standard_normal((n, c_in, size, size - 1)).astype(dtype)
     weight = rng.standard_normal((c_out, c_in) + kernel).astype(dtype)
-    out_hw = [reference.output_size(x.shape[2 + a], kernel[a], stride[a], padding[a], dilation[a])
-              for a in (0, 1)]
+    out_hw = reference.output_hw(x.shape[2:], kernel, stride, padding, dilation)
     return x, weight, rng.standard_normal((n, c_out, *out_hw)).astype(dtype)
 
 
@@ -38,11 +41,11 @@ def test_gemm_convolution_in_chunks_agrees(monkeypatch, rng, chunk_bytes, partia
                                            padding, dilation):
     # 12 × 11 channels take the im2col + GEMM path; tiny budgets split the batch into chunks
     # of one image and the weight gradient into several groups of partial sums
-    monkeypatch.setattr(cpu_numba, "CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(cpu_numba, "PARTIAL_BYTES", partial_bytes)
-    monkeypatch.setattr(cpu_numba, "MIN_COLUMNS", 1)
+    monkeypatch.setattr(tuning, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(tuning, "PARTIAL_BYTES", partial_bytes)
+    monkeypatch.setattr(tuning, "MIN_COLUMNS", 1)
     args = random_conv(rng, 5, 12, 11, 9, (3, 2), stride, padding, dilation)
-    for got, expected in zip(conv_products(cpu_numba, *args, stride, padding, dilation),
+    for got, expected in zip(conv_products(fast_face, *args, stride, padding, dilation),
                              conv_products(reference, *args, stride, padding, dilation)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
@@ -54,8 +57,8 @@ def test_weight_gradient_by_rows_and_by_batch_chunks_agree(monkeypatch, rng, n):
                                        ONE, ONE, ONE)
     results = []
     for chunk_bytes in (1 << 24, 512):  # dY fits: split the result's rows; it does not: the batch
-        monkeypatch.setattr(cpu_numba, "CHUNK_BYTES", chunk_bytes)
-        results.append(cpu_numba.conv2d_weight(x, grad_y, (3, 3), ONE, ONE, ONE))
+        monkeypatch.setattr(tuning, "CHUNK_BYTES", chunk_bytes)
+        results.append(fast_face.conv2d_weight(x, grad_y, (3, 3), ONE, ONE, ONE))
     for got in results:
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5 * np.abs(expected).max())
@@ -67,16 +70,16 @@ def test_small_convolution_weight_gradient_agrees(monkeypatch, rng, direct_min_p
                                                   dilation):
     # one input channel (LeNet's conv1, whose forward takes the direct loop); 7 outputs leave
     # three for the one-at-a-time tail of the dot-product loop
-    monkeypatch.setattr(cpu_numba, "DIRECT_MIN_PIXELS", direct_min_pixels)
-    monkeypatch.setattr(cpu_numba, "IMAGES_PER_PARTIAL", 3)
+    monkeypatch.setattr(tuning, "DIRECT_MIN_PIXELS", direct_min_pixels)
+    monkeypatch.setattr(tuning, "IMAGES_PER_PARTIAL", 3)
     x, weight, grad_y = random_conv(rng, n, 1, c_out, 10, (5, 3), ONE, (2, 1), dilation)
-    np.testing.assert_allclose(cpu_numba.conv2d_weight(x, grad_y, (5, 3), ONE, (2, 1), dilation),
+    np.testing.assert_allclose(fast_face.conv2d_weight(x, grad_y, (5, 3), ONE, (2, 1), dilation),
                                reference.conv2d_weight(x, grad_y, (5, 3), ONE, (2, 1), dilation),
                                rtol=1e-10, atol=1e-10)
 
 
 def test_weight_gradient_does_not_depend_on_the_thread_count(monkeypatch, rng):
-    monkeypatch.setattr(cpu_numba, "DIRECT_MIN_PIXELS", 1)  # the small one: dot products
+    monkeypatch.setattr(tuning, "DIRECT_MIN_PIXELS", 1)  # the small one: dot products
     x, weight, grad_y = random_conv(rng, 40, 12, 11, 9, (3, 3), ONE, ONE, dtype=np.float32)
     small = random_conv(rng, 40, 1, 6, 10, (5, 5), ONE, ONE, dtype=np.float32)
     before = numba.get_num_threads()
@@ -84,8 +87,8 @@ def test_weight_gradient_does_not_depend_on_the_thread_count(monkeypatch, rng):
     try:
         for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
             numba.set_num_threads(threads)
-            results.append((cpu_numba.conv2d_weight(x, grad_y, (3, 3), ONE, ONE, ONE),
-                            cpu_numba.conv2d_weight(small[0], small[2], (5, 5), ONE, ONE, ONE)))
+            results.append((fast_face.conv2d_weight(x, grad_y, (3, 3), ONE, ONE, ONE),
+                            fast_face.conv2d_weight(small[0], small[2], (5, 5), ONE, ONE, ONE)))
     finally:
         numba.set_num_threads(before)
     for gemm, direct in results[1:]:
@@ -98,51 +101,53 @@ def test_weight_gradient_does_not_depend_on_the_thread_count(monkeypatch, rng):
 def test_tiling_average_pool_agrees(rng, shape, kernel):
     # stride = kernel, no padding; odd sizes leave rows and columns that no window covers
     x = rng.standard_normal(shape).astype(np.float32)
-    y = cpu_numba.avg_pool2d(x, kernel, kernel, (0, 0))
+    y = fast_face.avg_pool2d(x, kernel, kernel, (0, 0))
     np.testing.assert_allclose(y, reference.avg_pool2d(x, kernel, kernel, (0, 0)), rtol=1e-6, atol=1e-6)
     grad_y = rng.standard_normal(y.shape).astype(np.float32)
-    grad_x = cpu_numba.avg_pool2d_backward(grad_y, shape, kernel, kernel, (0, 0))
+    grad_x = fast_face.avg_pool2d_backward(grad_y, shape, kernel, kernel, (0, 0))
     assert grad_x.dtype == np.float32
     np.testing.assert_allclose(grad_x, reference.avg_pool2d_backward(grad_y, shape, kernel, kernel, (0, 0)),
                                rtol=1e-6, atol=1e-6)
 
 
+def without_fused_loops(monkeypatch, fn):
+    """fn() with the reference face, so that functional runs its own array code."""
+    monkeypatch.setenv("MINICNN_NUMBA", "0")
+    try:
+        return fn()
+    finally:
+        monkeypatch.delenv("MINICNN_NUMBA")
+
+
+def forward_backward(op, *arrays):
+    """(op's output, the gradients of its inputs) for a random-looking upstream gradient."""
+    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    y = op(*tensors)
+    (y * Tensor(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(y.data.dtype))).sum().backward()
+    return [y.data] + [t.grad for t in tensors]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_agrees_and_keeps_its_dtype(rng, dtype):
+def test_fused_sigmoid_agrees_and_keeps_its_dtype(monkeypatch, rng, dtype):
+    monkeypatch.delenv("MINICNN_NUMBA", raising=False)
     x = (rng.standard_normal((4, 3, 5, 6)) * 30).astype(dtype)
     x[0, 0, 0, :4] = [-1000, 1000, 0, np.nan]
-    y = cpu_numba.sigmoid(x[:, :, ::2])  # a strided view
-    expected = reference.sigmoid(x[:, :, ::2])
-    assert y.dtype == dtype
-    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
-    grad = rng.standard_normal(y.shape).astype(dtype)
-    got = cpu_numba.sigmoid_backward(grad, y)
-    assert got.dtype == dtype
-    np.testing.assert_array_equal(got, reference.sigmoid_backward(grad, y))
+    view = x[:, :, ::2]  # a strided view
+    got = forward_backward(F.sigmoid, view)
+    expected = without_fused_loops(monkeypatch, lambda: forward_backward(F.sigmoid, view))
+    assert got[0].dtype == got[1].dtype == dtype
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
+    y, grad = got[0], np.cos(np.arange(got[0].size)).reshape(got[0].shape).astype(dtype)
+    np.testing.assert_array_equal(fast_face.sigmoid_backward(grad, y), grad * y * (1 - y))
 
 
-def test_sigmoid_of_integers_falls_back_to_the_reference():
-    x = np.array([-2, 0, 3])
-    np.testing.assert_allclose(cpu_numba.sigmoid(x), 1 / (1 + np.exp(-x.astype(float))))
-
-
-def test_matmul_agrees_on_transposed_views_and_keeps_float32(rng):
+def test_fused_matmul_agrees_on_transposed_views_and_keeps_float32(rng):
     a = rng.standard_normal((7, 5)).astype(np.float32)
     b = rng.standard_normal((3, 5)).astype(np.float32)
     for left, right in ((a, b.T), (b, a.T), (a.T, a), (a[::2], b[:, ::-1].T[::-1])):
-        got = cpu_numba.matmul(left, right)
+        got = fast_face.matmul(left, right)
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, left @ right, rtol=1e-5, atol=1e-6)
-    mixed = cpu_numba.matmul(a, b.T.astype(np.float64))
-    assert mixed.dtype == np.float64  # NumPy's promotion, as the reference
-
-
-def test_dispatcher_sends_numpy_arrays_to_the_numba_face(monkeypatch, rng):
-    x = rng.standard_normal((3, 4))
-    monkeypatch.delenv("MINICNN_NUMBA", raising=False)
-    np.testing.assert_allclose(kernels.sigmoid(x), reference.sigmoid(x), rtol=1e-14)
-    np.testing.assert_allclose(kernels.matmul(x, x.T), x @ x.T, rtol=1e-12)
-    assert kernels.face(x).matmul is cpu_numba.matmul
 
 
 @pytest.mark.parametrize("c_in, c_out, stride, padding, dilation", [
@@ -150,21 +155,24 @@ def test_dispatcher_sends_numpy_arrays_to_the_numba_face(monkeypatch, rng):
     (2, 16, ONE, (0, 1), (2, 1)),    # few channels, dilated: the direct loop
     (12, 11, (2, 1), ONE, ONE),      # many channels: im2col + GEMM
 ])
-def test_convolution_adds_its_bias_on_both_paths(rng, c_in, c_out, stride, padding, dilation):
+def test_convolution_with_bias_agrees_on_both_faces(monkeypatch, rng, c_in, c_out, stride, padding, dilation):
+    monkeypatch.delenv("MINICNN_NUMBA", raising=False)
     x, weight, _ = random_conv(rng, 3, c_in, c_out, 9, (3, 5), stride, padding, dilation)
     bias = rng.standard_normal(c_out)
-    got = cpu_numba.conv2d(x, weight, stride, padding, dilation, bias)
-    without = reference.conv2d(x, weight, stride, padding, dilation)
-    np.testing.assert_allclose(got, without + bias.reshape(1, -1, 1, 1), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(reference.conv2d(x, weight, stride, padding, dilation, bias), got,
-                               rtol=1e-10, atol=1e-10)
+
+    def conv(*arrays):
+        return F.conv2d(*arrays, stride=stride, padding=padding, dilation=dilation)
+    got = forward_backward(conv, x, weight, bias)
+    expected = without_fused_loops(monkeypatch, lambda: forward_backward(conv, x, weight, bias))
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (5, 3, 7, 9), (64, 6, 28, 28)])
 def test_channel_sums_agree_with_numpy(rng, shape, dtype):
     a = rng.standard_normal(shape).astype(dtype)
-    got = cpu_numba.channel_sums(a[:, :, ::-1])  # a non-contiguous view is accepted
+    got = fast_face.channel_sums(a[:, :, ::-1])  # a non-contiguous view is accepted
     assert got.dtype == dtype and got.shape == (shape[1],)
     expected = a.astype(np.float64).sum(axis=(0, 2, 3))
     tolerance = (1e-5 if dtype == np.float32 else 1e-12) * np.sqrt(a[:, 0].size)
@@ -173,21 +181,21 @@ def test_channel_sums_agree_with_numpy(rng, shape, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_loops_agree_with_the_reference(rng, dtype, training):
-    x = (3 + 2 * rng.standard_normal((6, 5, 7 * 9))).astype(dtype)
-    grad = rng.standard_normal(x.shape).astype(dtype)
+def test_fused_batch_norm_agrees_with_the_array_code(monkeypatch, rng, dtype, training):
+    monkeypatch.delenv("MINICNN_NUMBA", raising=False)
+    x = (3 + 2 * rng.standard_normal((6, 5, 7, 9))).astype(dtype)
     weight, bias = rng.standard_normal(5).astype(dtype), rng.standard_normal(5).astype(dtype)
-    mean, variance = cpu_numba.channel_moments(x)
-    for got, expected in zip((mean, variance), reference.channel_moments(x.astype(np.float64))):
-        assert got.dtype == dtype
-        np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
-    inv_std = (1 / np.sqrt(variance + 1e-5)).astype(dtype)
+    statistics = (rng.standard_normal(5).astype(dtype), (1 + rng.random(5)).astype(dtype))
+
+    def run():
+        running = [s.copy() for s in statistics]
+        results = forward_backward(lambda *t: F.batch_norm(t[0], *running, t[1], t[2], training=training),
+                                   x, weight, bias)
+        return results + running
+    got = run()
+    expected = without_fused_loops(monkeypatch, run)
     tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
-    np.testing.assert_allclose(cpu_numba.batch_norm(x, mean, inv_std, weight, bias),
-                               reference.batch_norm(x, mean, inv_std, weight, bias), **tolerance)
-    got = cpu_numba.batch_norm_backward(grad, x, mean, inv_std, weight, training)
-    expected = reference.batch_norm_backward(grad, x, mean, inv_std, weight, training)
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected):  # y, dL/dx, dL/dγ, dL/dβ, running mean and variance
         assert a.dtype == dtype and a.shape == b.shape
         np.testing.assert_allclose(a, b, **tolerance)
 
@@ -202,9 +210,9 @@ def test_direct_loops_and_their_adjoints_agree(monkeypatch, rng, n, c_in, c_out,
                                                padding, dilation):
     # stride 1, and every channel count forced onto the direct loops: conv2d, its input
     # gradient and (for large enough images) its weight gradient over column-shifted rows
-    monkeypatch.setattr(cpu_numba, "DIRECT_MAX_CHANNEL_PAIRS", 1 << 30)
+    monkeypatch.setattr(tuning, "DIRECT_MAX_CHANNEL_PAIRS", 1 << 30)
     args = random_conv(rng, n, c_in, c_out, size, kernel, ONE, padding, dilation)
-    for got, expected in zip(conv_products(cpu_numba, *args, ONE, padding, dilation),
+    for got, expected in zip(conv_products(fast_face, *args, ONE, padding, dilation),
                              conv_products(reference, *args, ONE, padding, dilation)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
@@ -216,16 +224,15 @@ def test_stride_one_unfold_and_fold_through_shifted_rows_agree(rng, first, count
     # im2col's rows first .. first+count-1 (of 5 channels · 3 · 4 taps), any start within a channel
     x = rng.standard_normal((3, 5, 7, 9))
     kh, kw = 3, 4
-    out_hw = [reference.output_size(x.shape[2 + a], (kh, kw)[a], 1, padding[a], dilation[a])
-              for a in (0, 1)]
+    out_hw = reference.output_hw(x.shape[2:], (kh, kw), ONE, padding, dilation)
     settings = (kh, kw, 1, 1, *padding, *dilation, pad_value, *out_hw, first)
     shifted = np.empty((count, 3 * out_hw[0] * out_hw[1]))
     guarded = np.empty_like(shifted)
-    _numba_unfold._unfold_rows_shifted(x, kh, kw, *padding, *dilation, pad_value, *out_hw, first, shifted)
-    _numba_unfold._unfold_rows_guarded(x, *settings, guarded)
+    unfold._unfold_rows_shifted(x, kh, kw, *padding, *dilation, pad_value, *out_hw, first, shifted)
+    unfold._unfold_rows_guarded(x, *settings, guarded)
     np.testing.assert_array_equal(shifted, guarded)
     cols = rng.standard_normal((5 * kh * kw, 3 * out_hw[0] * out_hw[1]))
     folded, expected = np.empty_like(x), np.empty_like(x)
-    _numba_unfold._fold_shifted(cols, kh, kw, *padding, *dilation, *out_hw, folded)
-    _numba_unfold._fold_guarded(cols, kh, kw, 1, 1, *padding, *dilation, *out_hw, expected)
+    unfold._fold_shifted(cols, kh, kw, *padding, *dilation, *out_hw, folded)
+    unfold._fold_guarded(cols, kh, kw, 1, 1, *padding, *dilation, *out_hw, expected)
     np.testing.assert_allclose(folded, expected, rtol=1e-12, atol=1e-12)

@@ -153,7 +153,7 @@ def test_tuned_training_steps_reuse_their_pages():
 
 OPENBLAS_AFTER_IMPORT = """
 import os
-from minicnn.kernels._blas import OPENBLAS
+from minicnn.kernels.numba.blas import OPENBLAS
 print(OPENBLAS.scipy_openblas_get_num_threads(), os.environ.get("OPENBLAS_NUM_THREADS"))
 """
 

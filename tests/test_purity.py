@@ -1,7 +1,8 @@
 """Backend purity: code above the backend gets its arrays from ``xp``, never from numpy directly.
 
 If minicnn/functional, nn, models or optim imported numpy, that code would silently compute
-on the CPU while the model lives on the GPU. (DESIGN.md, "Backend-generic code".)
+on the CPU while the model lives on the GPU; ``minicnn.backend`` hands out the right ``xp``
+(docs/backends.md).
 """
 import ast
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Winograd's F(2×2, 3×3) in the Numba face (kernels/_numba_winograd.py) against the reference.
+"""Winograd's F(2×2, 3×3) in the Numba face (kernels/numba/winograd.py) against the reference.
 
 First the mathematics: the three transform matrices reproduce a 3×3 correlation on a 4×4
 tile, and the loops' written-out additions are those matrices. Then the convolutions, their
@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 import minicnn.functional.conv as C
 from minicnn import Tensor, gradcheck
-from minicnn.kernels import _numba_winograd as winograd
-from minicnn.kernels import cpu_numba, reference
+from minicnn.kernels import numba as fast_face
+from minicnn.kernels import reference
+from minicnn.kernels.numba import conv as numba_conv
+from minicnn.kernels.numba import tuning, winograd
 
 pytestmark = pytest.mark.filterwarnings("ignore::numba.NumbaPerformanceWarning")
 
@@ -25,9 +27,9 @@ ONE = (1, 1)
 @pytest.fixture
 def winograd_everywhere(monkeypatch):
     """Every 3×3, stride-1 convolution takes the Winograd path, however small."""
-    monkeypatch.setattr(cpu_numba, "DIRECT_MAX_CHANNEL_PAIRS", 0)
-    monkeypatch.setattr(cpu_numba, "WINOGRAD_MIN_CHANNELS", 1)
-    monkeypatch.setattr(cpu_numba, "WINOGRAD_MIN_PIXELS", 1)
+    monkeypatch.setattr(tuning, "DIRECT_MAX_CHANNEL_PAIRS", 0)
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_PIXELS", 1)
 
 
 def correlate_tile(d, g):
@@ -68,8 +70,8 @@ def test_weight_transform_and_its_adjoint(rng, dtype):
                                rtol=1e-5)
 
 
-def conv_products(face, x, weight, bias, grad_y, padding):
-    return (face.conv2d(x, weight, ONE, padding, ONE, bias),
+def conv_products(face, x, weight, grad_y, padding):
+    return (face.conv2d(x, weight, ONE, padding, ONE),
             face.conv_transpose2d(grad_y, weight, x.shape[2:], ONE, padding, ONE),
             face.conv2d_weight(x, grad_y, (3, 3), ONE, padding, ONE))
 
@@ -77,9 +79,8 @@ def conv_products(face, x, weight, bias, grad_y, padding):
 def random_case(rng, n, c_in, c_out, height, width, padding, dtype=np.float64):
     x = rng.standard_normal((n, c_in, height, width)).astype(dtype)
     weight = rng.standard_normal((c_out, c_in, 3, 3)).astype(dtype)
-    bias = rng.standard_normal(c_out).astype(dtype)
-    out_hw = [reference.output_size(x.shape[2 + a], 3, 1, padding[a], 1) for a in (0, 1)]
-    return x, weight, bias, rng.standard_normal((n, c_out, *out_hw)).astype(dtype)
+    out_hw = reference.output_hw(x.shape[2:], (3, 3), ONE, padding)
+    return x, weight, rng.standard_normal((n, c_out, *out_hw)).astype(dtype)
 
 
 @pytest.mark.parametrize("n, c_in, c_out, height, width, padding", [
@@ -93,11 +94,11 @@ def random_case(rng, n, c_in, c_out, height, width, padding, dtype=np.float64):
 def test_winograd_convolutions_agree_with_the_reference(rng, winograd_everywhere, n, c_in,
                                                          c_out, height, width, padding):
     args = random_case(rng, n, c_in, c_out, height, width, padding)
-    for got, expected in zip(conv_products(cpu_numba, *args, padding),
+    for got, expected in zip(conv_products(fast_face, *args, padding),
                              conv_products(reference, *args, padding)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
     single = [a.astype(np.float32) for a in args]
-    for got, expected in zip(conv_products(cpu_numba, *single, padding),
+    for got, expected in zip(conv_products(fast_face, *single, padding),
                              conv_products(reference, *args, padding)):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * (np.abs(expected).max() + 1))
@@ -112,7 +113,7 @@ def test_winograd_agrees_on_random_shapes(winograd_everywhere, n, c_in, c_out, h
     args = random_case(np.random.default_rng(seed), n, c_in, c_out, height, width, (ph, pw),
                        np.float32)
     expected = conv_products(reference, *[a.astype(np.float64) for a in args], (ph, pw))
-    for got, want in zip(conv_products(cpu_numba, *args, (ph, pw)), expected):
+    for got, want in zip(conv_products(fast_face, *args, (ph, pw)), expected):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * (np.abs(want).max() + 1))
 
@@ -121,23 +122,23 @@ def test_winograd_agrees_on_random_shapes(winograd_everywhere, n, c_in, c_out, h
 def test_winograd_in_chunks_and_groups_agrees(monkeypatch, rng, winograd_everywhere, chunk_bytes,
                                               partial_bytes):
     # tiny budgets: one image per chunk, and one chunk per group of partial weight gradients
-    monkeypatch.setattr(cpu_numba, "CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(cpu_numba, "PARTIAL_BYTES", partial_bytes)
-    monkeypatch.setattr(cpu_numba, "MIN_COLUMNS", 1)
+    monkeypatch.setattr(tuning, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(tuning, "PARTIAL_BYTES", partial_bytes)
+    monkeypatch.setattr(tuning, "MIN_COLUMNS", 1)
     args = random_case(rng, 7, 4, 3, 6, 7, ONE)
-    for got, expected in zip(conv_products(cpu_numba, *args, ONE),
+    for got, expected in zip(conv_products(fast_face, *args, ONE),
                              conv_products(reference, *args, ONE)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
 def test_winograd_weight_gradient_does_not_depend_on_the_thread_count(rng, winograd_everywhere):
-    x, weight, bias, grad_y = random_case(rng, 24, 6, 5, 8, 8, ONE, np.float32)
+    x, weight, grad_y = random_case(rng, 24, 6, 5, 8, 8, ONE, np.float32)
     before = numba.get_num_threads()
     results = []
     try:
         for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
             numba.set_num_threads(threads)
-            results.append(cpu_numba.conv2d_weight(x, grad_y, (3, 3), ONE, ONE, ONE))
+            results.append(fast_face.conv2d_weight(x, grad_y, (3, 3), ONE, ONE, ONE))
     finally:
         numba.set_num_threads(before)
     for result in results[1:]:
@@ -165,4 +166,4 @@ def test_winograd_gradcheck(rng, winograd_everywhere):
 ])
 def test_winograd_is_chosen_where_it_pays_off(c_in, c_out, kernel, stride, dilation, out_hw,
                                               expected):
-    assert cpu_numba._winograd_pays_off(c_in, c_out, kernel, stride, dilation, out_hw) is expected
+    assert numba_conv._winograd_pays_off(c_in, c_out, kernel, stride, dilation, out_hw) is expected

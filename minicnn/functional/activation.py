@@ -36,17 +36,28 @@ class LeakyReLU(Function):
 
 
 class Sigmoid(Function):
-    """The logistic function σ(x) = 1 / (1 + e^-x), computed without overflow (kernels.sigmoid)."""
+    """The logistic function σ(x) = 1 / (1 + e^-x), computed without overflow (d2l §5.1.2).
+
+    As z / (1 + z) with z = e^-|x| ≤ 1 for x < 0 and as 1 / (1 + z) for x ≥ 0, so nothing
+    overflows; the face's fused loop (``kernels.fused``) runs instead where there is one.
+    """
 
     def forward(self, x):
-        y = kernels.sigmoid(x)
+        fast = kernels.fused("sigmoid", x)
+        if fast:
+            y = fast(x)
+        else:
+            xp = get_array_module(x)
+            z = xp.exp(-abs(x))
+            y = xp.where(x >= 0, 1, z) / (1 + z)
         self.save_for_backward(y)
         return y
 
     # d σ(x)/dx = σ(x)(1 - σ(x))
     def backward(self, grad):
         (y,) = self.saved
-        return (kernels.sigmoid_backward(grad, y),)
+        fast = kernels.fused("sigmoid_backward", grad, y)
+        return (fast(grad, y) if fast else grad * y * (1 - y),)
 
 
 class Tanh(Function):

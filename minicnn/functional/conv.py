@@ -10,7 +10,7 @@ import numbers
 
 from .. import kernels
 from ..autograd import Function
-from ..kernels import output_size
+from ..kernels import output_hw
 
 
 def as_pair(value, name, op):
@@ -57,9 +57,16 @@ def _check_arrays(op, x, weight, bias, weight_layout):
 
 
 def _add_bias(y, bias):
+    """y + b, one number per channel of y (N, C, H, W), in place."""
     if bias is not None:
         y += bias.reshape(1, -1, 1, 1)
     return y
+
+
+def _bias_grad(grad):
+    """dL/db = Σ_{n,h,w} dL/dy: one sum per channel of grad (N, C, H, W)."""
+    sums = kernels.fused("channel_sums", grad)
+    return sums(grad) if sums else grad.sum(axis=(0, 2, 3))
 
 
 class Conv2d(Function):
@@ -77,7 +84,7 @@ class Conv2d(Function):
         _check_arrays("conv2d", x, weight, bias, "(C_out, C_in, kh, kw)")
         self._check_output_size(x.shape, weight.shape)
         self.save_for_backward(x, weight)
-        return kernels.conv2d(x, weight, self.stride, self.padding, self.dilation, bias)
+        return _add_bias(kernels.conv2d(x, weight, self.stride, self.padding, self.dilation), bias)
 
     # dL/dx = conv_transpose2d(dL/dy, W); dL/dW = dL/dy · im2col(x)ᵀ; dL/db = Σ_{n,h,w} dL/dy
     def backward(self, grad):
@@ -89,12 +96,11 @@ class Conv2d(Function):
         if self.needs_input_grad[1]:
             grad_w = kernels.conv2d_weight(x, grad, weight.shape[2:], *settings)
         if self.needs_input_grad[2]:
-            grad_b = kernels.channel_sums(grad)
+            grad_b = _bias_grad(grad)
         return grad_x, grad_w, grad_b
 
     def _check_output_size(self, x_shape, w_shape):
-        out = [output_size(x_shape[2 + a], w_shape[2 + a], self.stride[a], self.padding[a],
-                           self.dilation[a]) for a in (0, 1)]
+        out = output_hw(x_shape[2:], w_shape[2:], self.stride, self.padding, self.dilation)
         if min(out) < 1:
             span = [self.dilation[a] * (w_shape[2 + a] - 1) + 1 for a in (0, 1)]
             padded = [x_shape[2 + a] + 2 * self.padding[a] for a in (0, 1)]
@@ -142,7 +148,7 @@ class ConvTranspose2d(Function):
         if self.needs_input_grad[1]:
             grad_w = kernels.conv2d_weight(grad, x, weight.shape[2:], *settings)
         if self.needs_input_grad[2]:
-            grad_b = kernels.channel_sums(grad)
+            grad_b = _bias_grad(grad)
         return grad_x, grad_w, grad_b
 
     def _output_hw(self, x_shape, w_shape):

@@ -46,11 +46,18 @@ def _affine_backward(fn, grad, x_hat, weight, shape, axes):
     return grad_hat, grad_weight, grad_bias
 
 
+CHANNELS = (1, -1, 1)  # a per-channel statistic, broadcast over BatchNorm's (N, C, P) view
+
+
 class BatchNorm(Function):
     """Batch normalisation of (N, C, ...) per channel, fused: forward and closed-form backward (d2l §8.5).
 
-    The passes over the activations are kernels (``kernels.batch_norm`` and friends); this
-    class keeps the statistics, the running averages and the choice of formula.
+    Training standardises with the batch's own μ and σ², which then depend on every x of the
+    channel, and updates the running averages; evaluation uses the running averages, fixed
+    numbers, so y is a plain per-channel scale and shift of x. ``self.training`` picks which
+    statistics in the forward pass and, with them, which derivative in the backward one.
+    The passes over the activations are the face's fused loops where it has them
+    (``kernels.fused``), else the array code here, in the x̂ form of the module docstring.
     """
 
     def __init__(self, running_mean, running_var, training, momentum, eps):
@@ -60,16 +67,26 @@ class BatchNorm(Function):
     def forward(self, x, weight, bias):
         xp = get_array_module(x)
         flat = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, H·W): one plane per sample and channel
-        if self.training:
-            mean, variance = kernels.channel_moments(flat)
-            self._update_running_stats(mean, variance, flat.shape[0] * flat.shape[2])
-        else:
-            mean, variance = self.running_mean, self.running_var
+        mean, variance = self._batch_statistics(flat) if self.training else (self.running_mean, self.running_var)
         inv_std = 1 / xp.sqrt(variance + self.eps)
         weight = xp.ones_like(inv_std) if weight is None else weight
         bias = xp.zeros_like(inv_std) if bias is None else bias
         self.save_for_backward(flat, mean, inv_std, weight)
-        return kernels.batch_norm(flat, mean, inv_std, weight, bias).reshape(x.shape)
+        fast = kernels.fused("batch_norm", flat, mean, inv_std, weight, bias)
+        if fast:
+            return fast(flat, mean, inv_std, weight, bias).reshape(x.shape)
+        x_hat = (flat - mean.reshape(CHANNELS)) * inv_std.reshape(CHANNELS)
+        return (x_hat * weight.reshape(CHANNELS) + bias.reshape(CHANNELS)).reshape(x.shape)
+
+    def _batch_statistics(self, flat):
+        """μ and the biased σ² of each channel over N and P; the running averages take them in."""
+        fast = kernels.fused("channel_moments", flat)
+        if fast:
+            mean, variance = fast(flat)
+        else:
+            mean, variance = (m.reshape(-1) for m in _moments(flat, (0, 2)))
+        self._update_running_stats(mean, variance, flat.shape[0] * flat.shape[2])
+        return mean, variance
 
     def _update_running_stats(self, mean, variance, count):
         """running ← (1 - momentum)·running + momentum·batch, with the unbiased batch variance."""
@@ -80,12 +97,22 @@ class BatchNorm(Function):
         self.running_var *= 1 - self.momentum
         self.running_var += self.momentum * (count / (count - 1)) * variance
 
-    # training: dL/dx = (γ/σ_B)(g - mean(g) - x̂ mean(g x̂)); eval: dL/dx = γ g / √(running_var + ε);
+    # training: dL/dx = (1/σ)(ĝ - mean(ĝ) - x̂ mean(ĝ x̂)) with ĝ = γ g; evaluation: dL/dx = ĝ/σ;
     # dL/dγ = Σ g x̂, dL/dβ = Σ g
     def backward(self, grad):
         flat, mean, inv_std, weight = self.saved
-        grad_x, grad_weight, grad_bias = kernels.batch_norm_backward(
-            grad.reshape(flat.shape), flat, mean, inv_std, weight, self.training)
+        g = grad.reshape(flat.shape)
+        fast = self.training and kernels.fused("batch_norm_backward", g, flat)
+        if fast:
+            grad_x, grad_weight, grad_bias = fast(g, flat, mean, inv_std, weight)
+        else:
+            x_hat = (flat - mean.reshape(CHANNELS)) * inv_std.reshape(CHANNELS)
+            grad_hat = g * weight.reshape(CHANNELS)
+            if self.training:
+                grad_x = _standardize_backward(grad_hat, x_hat, inv_std.reshape(CHANNELS), (0, 2))
+            else:
+                grad_x = grad_hat * inv_std.reshape(CHANNELS)
+            grad_weight, grad_bias = (g * x_hat).sum(axis=(0, 2)), g.sum(axis=(0, 2))
         return (grad_x.reshape(grad.shape) if self.needs_input_grad[0] else None,
                 grad_weight if self.needs_input_grad[1] else None,
                 grad_bias if self.needs_input_grad[2] else None)

@@ -9,7 +9,7 @@ Idea: d2l §7.5 (pooling), §8.3 (NiN's global average pooling, Lin et al. 2013)
 from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module, scatter_add
-from ..kernels import output_size
+from ..kernels import output_hw
 from .conv import as_pair
 
 
@@ -32,7 +32,7 @@ def _check_input(op, x, window):
     if x.ndim != 4:
         raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
     kernel, stride, padding = window
-    out = [output_size(x.shape[2 + a], kernel[a], stride[a], padding[a]) for a in (0, 1)]
+    out = output_hw(x.shape[2:], kernel, stride, padding)
     if min(out) < 1:
         raise ValueError(
             f"{op}: input {tuple(x.shape)} is too small for kernel {kernel}, stride {stride} "

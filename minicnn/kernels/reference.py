@@ -1,8 +1,8 @@
-"""The readable face of every hot loop: im2col/col2im, convolution as one GEMM, pooling, and the
-matrix product and sigmoid of the dense layers.
+"""The readable face of every hot loop: im2col/col2im, convolution as one GEMM, its transpose
+and weight gradient, and pooling.
 
 Plain array code on ``xp`` (NumPy or CuPy), so it runs on either backend. This is the
-file to read to learn how the kernels work; ``cpu_numba.py`` and ``gpu_cupy.py`` compute
+file to read to learn how the kernels work; ``numba/`` and ``gpu_cupy.py`` compute
 the same things faster and the tests hold them to this one.
 Idea: d2l §7.2–7.5; im2col after Chellapilla, Puri & Simard (2006), "High performance
 convolutional neural networks for document processing".
@@ -16,9 +16,11 @@ import math
 from ..backend import get_array_module, scatter_add
 
 
-def output_size(size, kernel, stride, padding, dilation=1):
-    """How many positions a window of ``kernel`` taps, ``dilation`` apart, takes along one axis."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+def output_hw(in_hw, kernel_size, stride, padding, dilation=(1, 1)):
+    """(OH, OW): how many positions a window of kh×kw taps, ``dilation`` apart, takes on an
+    (H, W) input padded by ``padding`` on each side, moving ``stride`` at a time (d2l §7.3)."""
+    return tuple((size + 2 * p - d * (k - 1) - 1) // s + 1
+                 for size, k, s, p, d in zip(in_hw, kernel_size, stride, padding, dilation))
 
 
 def _taps(kernel_size, stride, dilation, out_hw):
@@ -36,8 +38,7 @@ def im2col(x, kernel_size, stride, padding, dilation, pad_value=0.0):
     xp = get_array_module(x)
     n, c, h, w = x.shape
     (kh, kw), (ph, pw) = kernel_size, padding
-    out_hw = (output_size(h, kh, stride[0], ph, dilation[0]),
-              output_size(w, kw, stride[1], pw, dilation[1]))
+    out_hw = output_hw((h, w), kernel_size, stride, padding, dilation)
     padded = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
     cols = xp.empty((c, kh, kw, n) + out_hw, dtype=x.dtype)
     for i, j, rows, columns in _taps(kernel_size, stride, dilation, out_hw):
@@ -55,8 +56,7 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     xp = get_array_module(cols)
     n, c, h, w = x_shape
     (kh, kw), (ph, pw) = kernel_size, padding
-    out_hw = (output_size(h, kh, stride[0], ph, dilation[0]),
-              output_size(w, kw, stride[1], pw, dilation[1]))
+    out_hw = output_hw((h, w), kernel_size, stride, padding, dilation)
     cols = cols.reshape((c, kh, kw, n) + out_hw)
     padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i, j, rows, columns in _taps(kernel_size, stride, dilation, out_hw):
@@ -64,18 +64,15 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     return xp.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
 
-def conv2d(x, weight, stride, padding, dilation, bias=None, im2col=im2col):
-    """Cross-correlation as one matrix product: y = W · im2col(x) + b (d2l §7.2)."""
+def conv2d(x, weight, stride, padding, dilation, im2col=im2col):
+    """Cross-correlation as one matrix product: y = W · im2col(x) (d2l §7.2); the bias is added
+    by ``functional.conv2d``."""
     xp = get_array_module(x)
-    n, _, h, w = x.shape
     c_out, _, kh, kw = weight.shape
-    oh = output_size(h, kh, stride[0], padding[0], dilation[0])
-    ow = output_size(w, kw, stride[1], padding[1], dilation[1])
+    oh, ow = output_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
     cols = im2col(x, (kh, kw), stride, padding, dilation)
     y = weight.reshape(c_out, -1) @ cols
-    if bias is not None:
-        y += bias.reshape(c_out, 1)
-    return xp.ascontiguousarray(y.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3))
+    return xp.ascontiguousarray(y.reshape(c_out, x.shape[0], oh, ow).transpose(1, 0, 2, 3))
 
 
 def conv_transpose2d(x, weight, out_hw, stride, padding, dilation, col2im=col2im):
@@ -89,44 +86,6 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation, col2im=col2im
     rows = x.transpose(1, 0, 2, 3).reshape(c_in, n * h * w)
     cols = weight.reshape(c_in, -1).T @ rows
     return col2im(cols, (n, c_out) + tuple(out_hw), (kh, kw), stride, padding, dilation)
-
-
-def channel_sums(a):
-    """Σ over the batch and the pixels of a (N, C, H, W): one number per channel, shape (C,)."""
-    return a.sum(axis=(0, 2, 3))
-
-
-def channel_moments(x):
-    """Per-channel mean and biased variance of x (N, C, P) over N and P, summed in float64."""
-    mean = x.mean(axis=(0, 2), dtype="float64")
-    centred = x - mean.reshape(1, -1, 1)
-    return mean.astype(x.dtype), (centred * centred).mean(axis=(0, 2)).astype(x.dtype)
-
-
-def batch_norm(x, mean, inv_std, weight, bias):
-    """y = γ (x − μ)/σ + β per channel of x (N, C, P), as one scale and shift: y = a·x + b."""
-    scale = weight * inv_std
-    shift = bias - mean * scale
-    return x * scale.reshape(1, -1, 1) + shift.reshape(1, -1, 1)
-
-
-def batch_norm_backward(grad, x, mean, inv_std, weight, training):
-    """(dL/dx, dL/dγ, dL/dβ) of batch_norm, x and grad (N, C, P); sums in float64.
-
-    dβ = Σ g, dγ = Σ g·x̂; in training μ and σ depend on x, and dL/dx =
-    (γ/σ)(g − mean(g) − x̂·mean(g·x̂)); with fixed statistics dL/dx = (γ/σ)·g.
-    """
-    count = x.shape[0] * x.shape[2]
-    grad_bias = grad.sum(axis=(0, 2), dtype="float64")
-    centred = x - mean.reshape(1, -1, 1)
-    grad_weight = (grad * centred).sum(axis=(0, 2), dtype="float64") * inv_std
-    scale = (weight * inv_std).reshape(1, -1, 1)
-    if not training:
-        return grad * scale, grad_weight.astype(x.dtype), grad_bias.astype(x.dtype)
-    mean_grad = (grad_bias / count).astype(x.dtype).reshape(1, -1, 1)
-    slope = (grad_weight * inv_std / count).astype(x.dtype).reshape(1, -1, 1)
-    grad_x = (grad - mean_grad - centred * slope) * scale
-    return grad_x, grad_weight.astype(x.dtype), grad_bias.astype(x.dtype)
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation, im2col=im2col):
@@ -144,10 +103,9 @@ def _pool_columns(x, kernel_size, stride, padding, pad_value):
     return im2col(x.reshape(n * c, 1, h, w), kernel_size, stride, padding, (1, 1), pad_value)
 
 
-def _pooled_shape(x_shape, kernel_size, stride, padding):
-    n, c, h, w = x_shape
-    return (n, c, output_size(h, kernel_size[0], stride[0], padding[0]),
-            output_size(w, kernel_size[1], stride[1], padding[1]))
+def pooled_shape(x_shape, kernel_size, stride, padding):
+    """(N, C, OH, OW): the shape pooling gives an input of ``x_shape``."""
+    return tuple(x_shape[:2]) + output_hw(x_shape[2:], kernel_size, stride, padding)
 
 
 def max_pool2d(x, kernel_size, stride, padding):
@@ -157,7 +115,7 @@ def max_pool2d(x, kernel_size, stride, padding):
     NaN wins its window, as in PyTorch.
     """
     xp = get_array_module(x)
-    shape = _pooled_shape(x.shape, kernel_size, stride, padding)
+    shape = pooled_shape(x.shape, kernel_size, stride, padding)
     cols = _pool_columns(x, kernel_size, stride, padding, -math.inf)
     tap = cols.argmax(axis=0)
     y = cols[tap, xp.arange(cols.shape[1])]
@@ -186,7 +144,7 @@ def max_pool2d_backward(grad_y, argmax, x_shape, kernel_size, stride, padding):
 
 def avg_pool2d(x, kernel_size, stride, padding):
     """Mean of each window; zero padding counts in the mean (PyTorch's count_include_pad)."""
-    shape = _pooled_shape(x.shape, kernel_size, stride, padding)
+    shape = pooled_shape(x.shape, kernel_size, stride, padding)
     cols = _pool_columns(x, kernel_size, stride, padding, 0.0)
     return cols.mean(axis=0).reshape(shape)
 
@@ -200,23 +158,3 @@ def avg_pool2d_backward(grad_y, x_shape, kernel_size, stride, padding):
     cols = xp.broadcast_to(share, (taps, share.shape[1]))
     grad_x = col2im(cols, (n * c, 1, h, w), kernel_size, stride, padding, (1, 1))
     return grad_x.reshape(x_shape)
-
-
-def matmul(a, b):
-    """The matrix product a · b of two 2-D arrays (the fully connected layer's work, d2l §3.4)."""
-    return a @ b
-
-
-def sigmoid(x):
-    """σ(x) = 1 / (1 + e^-x), computed as e^-|x| so nothing overflows (d2l §5.1.2).
-
-    For x ≥ 0 that is 1 / (1 + z) and for x < 0 it is z / (1 + z), with z = e^-|x| ≤ 1.
-    """
-    xp = get_array_module(x)
-    z = xp.exp(-abs(x))
-    return xp.where(x >= 0, 1, z) / (1 + z)
-
-
-def sigmoid_backward(grad, y):
-    """dL/dx of the sigmoid from its output y: dL/dy · σ(x)(1 − σ(x))."""
-    return grad * y * (1 - y)

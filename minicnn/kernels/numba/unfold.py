@@ -1,4 +1,4 @@
-"""im2col and col2im in the Numba face (``cpu_numba`` uses them and hands them on).
+"""im2col and col2im in the Numba face, and the unfolding the convolutions (``conv.py``) share.
 
 Two ways to unfold. With stride 1 (most layers), each image is copied, padded, once per
 column tap j and cut to the output width (OW): row (c, j) of the *shifted* image holds
@@ -15,7 +15,7 @@ Idea: Chellapilla, Puri & Simard (2006); d2l §7.2. The readable version is in `
 import numpy as np
 from numba import njit, prange
 
-from .reference import output_size
+from ..reference import output_hw
 
 
 @njit(cache=True)
@@ -75,7 +75,7 @@ def _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, fir
 @njit(cache=True)
 def _unfold_rows_shifted(x, kh, kw, ph, pw, dh, dw, pad_value, out_h, out_w, first, cols):
     # stride 1: each image's channels shifted once per column tap (_shift_columns), then every
-    # row of cols is a contiguous copy of a shifted row, 1.3–2.7× faster than _unfold_rows_guarded
+    # row of cols is a contiguous copy of a shifted row
     height, span = x.shape[2], out_h * out_w
     c0, c1 = first // (kh * kw), (first + cols.shape[0] - 1) // (kh * kw) + 1  # channels used
     row, offset = _tap_rows(c1 - c0, kh, kw, dh, out_w)
@@ -173,8 +173,8 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, out):
 
 
 def _out_hw(shape, kernel_size, stride, padding, dilation):
-    return tuple(output_size(shape[2 + a], kernel_size[a], stride[a], padding[a], dilation[a])
-                 for a in (0, 1))
+    # output_hw of an NCHW shape
+    return output_hw(shape[2:], kernel_size, stride, padding, dilation)
 
 
 def im2col(x, kernel_size, stride, padding, dilation, pad_value=0.0):

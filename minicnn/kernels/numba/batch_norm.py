@@ -1,4 +1,4 @@
-"""BatchNorm's loops in the Numba face (``cpu_numba`` hands them on): statistics, forward, backward.
+"""BatchNorm's fused loops in the Numba face: statistics, forward, backward.
 
 NumPy needs about nine passes over the activations for a BatchNorm forward and backward (the
 mean, the centred copy, the variance, x̂, γx̂ + β; then the sums and the input gradient);
@@ -6,7 +6,7 @@ these loops make four in all: two sums for the statistics and one scale-and-shif
 then one pass of sums and one of the input gradient backward. Sums run one channel per
 parallel task and add in float64, as PyTorch's CPU kernel does. x̂ is never stored: the
 backward pass recomputes x − μ from the saved input.
-Idea: Ioffe & Szegedy (2015), §3; d2l §8.5. The readable version is in ``reference.py``.
+Idea: Ioffe & Szegedy (2015), §3; d2l §8.5. The readable version is ``functional/normalization.py``.
 """
 import numpy as np
 from numba import njit, prange
@@ -70,33 +70,30 @@ def _grad_input(grad, x, mean, scale, mean_grad, slope, grad_x):
 
 
 def channel_moments(x):
-    """Per-channel mean and biased variance of x (N, C, P); see reference.channel_moments."""
+    """Per-channel mean and biased variance of x (N, C, P); the readable version is ``functional.normalization``."""
     mean, variance = np.empty(x.shape[1]), np.empty(x.shape[1])
     _moments(np.ascontiguousarray(x), mean, variance)
     return mean.astype(x.dtype), variance.astype(x.dtype)
 
 
 def batch_norm(x, mean, inv_std, weight, bias):
-    """y = γ (x − μ)/σ + β as one scale and shift per channel; see reference.batch_norm."""
+    """y = γ (x − μ)/σ + β as one scale and shift per channel; see ``functional.normalization``."""
     scale = weight * inv_std
     y = np.empty(x.shape, dtype=x.dtype)
     _scale_shift(np.ascontiguousarray(x), scale, bias - mean * scale, y)
     return y
 
 
-def batch_norm_backward(grad, x, mean, inv_std, weight, training):
-    """(dL/dx, dL/dγ, dL/dβ) in two passes; see reference.batch_norm_backward."""
+def batch_norm_backward(grad, x, mean, inv_std, weight):
+    """(dL/dx, dL/dγ, dL/dβ) with the batch's own statistics, in two passes; see
+    ``functional.normalization``."""
     grad, x = np.ascontiguousarray(grad), np.ascontiguousarray(x)
     count = x.shape[0] * x.shape[2]
     sum_grad, sum_centred = np.empty(x.shape[1]), np.empty(x.shape[1])
     _gradient_sums(grad, x, mean, sum_grad, sum_centred)
     grad_weight = sum_centred * inv_std
-    scale = weight * inv_std
-    if training:
-        mean_grad = (sum_grad / count).astype(x.dtype)
-        slope = (grad_weight * inv_std / count).astype(x.dtype)
-    else:  # fixed statistics: dL/dx = scale · g
-        mean_grad = slope = np.zeros(x.shape[1], dtype=x.dtype)
+    mean_grad = (sum_grad / count).astype(x.dtype)
+    slope = (grad_weight * inv_std / count).astype(x.dtype)
     grad_x = np.empty(x.shape, dtype=x.dtype)
-    _grad_input(grad, x, mean, scale, mean_grad, slope, grad_x)
+    _grad_input(grad, x, mean, weight * inv_std, mean_grad, slope, grad_x)
     return grad_x, grad_weight.astype(x.dtype), sum_grad.astype(x.dtype)

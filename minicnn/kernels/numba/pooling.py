@@ -1,4 +1,4 @@
-"""Pooling loops of the Numba face (``cpu_numba`` hands them on): max and average pooling.
+"""Pooling loops of the Numba face: max and average pooling, forward and backward.
 
 Each plane is one parallel task. Max pooling picks its winner without a branch (random data
 would mispredict most of them); average pooling whose windows tile the image (stride equal
@@ -10,7 +10,7 @@ Idea: d2l §7.5; see ``reference.py`` for the readable version of every function
 import numpy as np
 from numba import njit, prange
 
-from . import reference
+from ..reference import pooled_shape
 
 
 @njit(parallel=True, cache=True)
@@ -128,25 +128,25 @@ def _tiles(kernel_size, stride, padding):
 
 
 def max_pool2d(x, kernel_size, stride, padding):
-    """Window maxima and their flat input indices; see reference.max_pool2d."""
+    """Window maxima and their flat input indices; see ``reference.max_pool2d``."""
     x = np.ascontiguousarray(x)
-    shape = reference._pooled_shape(x.shape, kernel_size, stride, padding)
+    shape = pooled_shape(x.shape, kernel_size, stride, padding)
     y, argmax = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
     _max_pool(x, *kernel_size, *stride, *padding, y, argmax)
     return y, argmax
 
 
 def max_pool2d_backward(grad_y, argmax, x_shape, kernel_size, stride, padding):
-    """Route each window's gradient to its winner; see reference.max_pool2d_backward."""
+    """Route each window's gradient to its winner; see ``reference.max_pool2d_backward``."""
     grad_x = np.empty(x_shape, dtype=grad_y.dtype)
     _max_pool_backward(np.ascontiguousarray(grad_y), np.ascontiguousarray(argmax), grad_x)
     return grad_x
 
 
 def avg_pool2d(x, kernel_size, stride, padding):
-    """Window means, padding counted; see reference.avg_pool2d."""
+    """Window means, padding counted; see ``reference.avg_pool2d``."""
     x = np.ascontiguousarray(x)
-    shape = reference._pooled_shape(x.shape, kernel_size, stride, padding)
+    shape = pooled_shape(x.shape, kernel_size, stride, padding)
     y = np.empty(shape, dtype=x.dtype)
     taps = x.dtype.type(kernel_size[0] * kernel_size[1])
     if _tiles(kernel_size, stride, padding):
@@ -157,7 +157,7 @@ def avg_pool2d(x, kernel_size, stride, padding):
 
 
 def avg_pool2d_backward(grad_y, x_shape, kernel_size, stride, padding):
-    """Spread each window's gradient evenly; see reference.avg_pool2d_backward."""
+    """Spread each window's gradient evenly; see ``reference.avg_pool2d_backward``."""
     grad_x = np.empty(x_shape, dtype=grad_y.dtype)
     taps = grad_y.dtype.type(kernel_size[0] * kernel_size[1])
     grad_y = np.ascontiguousarray(grad_y)

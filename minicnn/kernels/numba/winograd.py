@@ -12,7 +12,7 @@ multiply-adds than im2col's one GEMM, on transformed tiles (16 values per 4 outp
 than im2col's columns (9 per output).
 
 * The input gradient, a transposed convolution with stride 1, is the same convolution of dY
-  with the kernel flipped and its channel axes swapped, padded by 2 − p (``cpu_numba``).
+  with the kernel flipped and its channel axes swapped, padded by 2 − p (``conv.py``).
 * The weight gradient is the adjoint: dW = Gᵀ [ Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B) ] G, whose sums
   over the tiles are again 16 GEMMs.
 
@@ -20,14 +20,14 @@ Each plane is read through a padded copy with its even and odd columns stored ap
 (``_split_plane``): the tiles of one row then start at consecutive addresses, and the
 transforms run as SIMD loops over the tiles. The matrices below are the ones the loops write
 out as additions (``_b_t``, ``_a_t``, ``_a``). Chunks of images are sized and summed by
-``cpu_numba``, as for im2col + GEMM.
+``conv.py``, as for im2col + GEMM.
 Idea: Winograd (1980), "Arithmetic Complexity of Computations"; Lavin & Gray (2016), "Fast
 Algorithms for Convolutional Neural Networks"; d2l §7.2 for the convolution itself.
 """
 import numpy as np
 from numba import njit, prange
 
-from ._blas import gemm
+from .blas import gemm
 
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])  # weights: G g Gᵀ
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])  # tiles: Bᵀ d B
@@ -154,8 +154,8 @@ def _transform_grad(split, tiles_h, tiles_w, g, start):
 
 
 @njit(cache=True)
-def _transform_output(m, tiles_h, tiles_w, start, bias, tiles, y):
-    # y[2ty + a, 2tx + b] = bias + (Aᵀ M A)[a, b] for the 16 products M[k] = m[k, start + ty·TW
+def _transform_output(m, tiles_h, tiles_w, start, tiles, y):
+    # y[2ty + a, 2tx + b] = (Aᵀ M A)[a, b] for the 16 products M[k] = m[k, start + ty·TW
     # + tx], through the scratch plane ``tiles`` (2·TH, 2·TW) of whole tiles, cropped to y
     out_h, out_w = y.shape
     for ty in range(tiles_h):
@@ -172,7 +172,7 @@ def _transform_output(m, tiles_h, tiles_w, start, bias, tiles, y):
     for h in range(out_h):
         src, dst = tiles[h], y[h]
         for w in range(out_w):
-            dst[w] = src[w] + bias
+            dst[w] = src[w]
 
 
 @njit(cache=True)
@@ -189,8 +189,8 @@ def _transform_images(x, ph, pw, tiles_h, tiles_w, v):
 
 
 @njit(parallel=True, cache=True)
-def conv2d_loop(x, u, bias, ph, pw, chunk, y):
-    """y = conv2d(x, g) + bias by F(2×2, 3×3), per chunk of images; u = weight_transform(g)."""
+def conv2d_loop(x, u, ph, pw, chunk, y):
+    """y = conv2d(x, g) by F(2×2, 3×3), per chunk of images; u = weight_transform(g)."""
     n_img, c_in = x.shape[0], x.shape[1]
     c_out, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
     tiles_h, tiles_w = (out_h + 1) // 2, (out_w + 1) // 2
@@ -206,8 +206,8 @@ def conv2d_loop(x, u, bias, ph, pw, chunk, y):
         tiles = np.empty((2 * tiles_h, 2 * tiles_w), dtype=x.dtype)
         for n in range(m):
             for o in range(c_out):
-                _transform_output(products, tiles_h, tiles_w, o * columns + n * per_image,
-                                  bias[o], tiles, y[n0 + n, o])
+                _transform_output(products, tiles_h, tiles_w, o * columns + n * per_image, tiles,
+                                  y[n0 + n, o])
 
 
 @njit(parallel=True, cache=True)

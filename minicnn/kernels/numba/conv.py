@@ -1,76 +1,43 @@
-"""The CPU face of the hot loops: Numba-compiled, multi-threaded, same answers as reference.py.
+"""Convolutions in the Numba face: the direct loop, Winograd, and im2col + GEMM, fused per chunk.
 
-Every public function here has the signature of its twin in ``reference.py``. This module
-holds the convolutions; im2col and col2im live in ``_numba_unfold.py``, the pooling loops
-in ``_numba_pooling.py``, BatchNorm's in ``_numba_norm.py`` and the dense layers' in
-``_numba_dense.py``, and this module hands them on. Set ``NUMBA_DISABLE_JIT=1`` to run the
-loops as plain Python and step through them.
-Idea: the loops of reference.py written out element by element (minitorch's fast ops;
-Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler").
+Each public function has the signature of its twin in ``reference.py`` and picks one of
+three loops by the layer's shape (the thresholds are in ``tuning.py``):
 
-The pieces of craft, each measured on a 2-core machine (docs/performance.md):
-
-* A convolution with very few channels (LeNet's first) runs as a direct loop over the image's
-  column-shifted rows (``_numba_unfold``): tap (i, j) of output pixel p = oh·OW + ow reads
-  shifted row (c, j) at i·OW + p, so every tap is one long, contiguous multiply-add over
-  all OH·OW outputs (eight taps per pass, so each load and store of the output row serves
-  eight of them). The shifted copy is small enough to stay in the core's L1/L2 cache. Its
-  adjoint (the input gradient, a transposed convolution) runs the same loop backwards:
-  each tap spreads dY's rows onto the shifted rows, and ``_fold_columns`` adds those back
-  onto the image.
-* The weight gradient of such a convolution, when its images are large (LeNet's conv1), is
-  one dot product per (output channel, tap) over the same shifted rows, four output
-  channels per pass.
-* Wide channels, and the other weight gradients, use im2col + BLAS, fused: each task of one
-  parallel loop unfolds a chunk of images into columns that fit the core's L2 cache
-  (CHUNK_BYTES) and multiplies them at once, calling BLAS from inside Numba's thread. So
-  the columns never travel to main memory, and Numba and BLAS never hand the cores to each
-  other. (A weight gradient whose dY is small splits the rows of its result instead of
-  the batch, so that no task sums a large partial result.) BLAS must then use one thread
-  per call: minicnn's own OpenBLAS, started with one thread (``_blas.py``).
-* 3×3 convolutions with stride 1 and enough channels skip im2col: Winograd's F(2×2, 3×3)
-  (``_numba_winograd``) computes them, their input gradients and their weight gradients
-  as 16 smaller GEMMs per chunk of images, with 2.25× fewer multiply-adds.
-* Numba's OpenMP threads sleep, after a short spin, between loops
-  (``OMP_WAIT_POLICY=PASSIVE`` and ``GOMP_SPINCOUNT=3000``, set by ``minicnn.tune_process()``
-  unless you set them yourself): on a machine whose cores are busy,
-  spinning threads took 4× the CPU time of a LeNet step.
+* **Direct**, for very few channels (LeNet's first layer): tap (i, j) of output pixel
+  p = oh·OW + ow reads shifted row (c, j) at i·OW + p (``unfold._shift_columns``), so every tap
+  is one long, contiguous multiply-add over all OH·OW outputs, eight taps per pass, so that
+  each load and store of the output row serves eight of them. The input gradient runs the
+  same loop backwards, and the weight gradient is one dot product per (output channel, tap)
+  over the same shifted rows, four output channels per pass.
+* **Winograd** F(2×2, 3×3) for 3×3 stride-1 layers with many channels (``winograd.py``):
+  2.25× fewer multiply-adds, for the convolution, its input gradient and its weight gradient.
+* **im2col + GEMM** otherwise: each task of one parallel loop unfolds a chunk of images into
+  columns that fit the core's L2 cache and multiplies them at once, calling BLAS from inside
+  Numba's thread (``blas.py``, one thread per call). The columns never travel to main
+  memory, and Numba and BLAS never hand the cores to each other. A weight gradient whose dY
+  is small splits the rows of its result instead of the batch.
 
 Only the plain sums and dot products (``channel_sums``, ``_tap_dots``) let LLVM reorder a
 floating-point sum (into SIMD lanes), and no result depends on the number of threads:
 partial sums are grouped by the shapes alone.
+Idea: the loops of reference.py written out element by element (minitorch's fast ops;
+Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler").
 """
 import numba
 import numpy as np
 from numba import njit, prange
 
-from . import _numba_winograd as winograd
-from ._blas import gemm
-from ._numba_dense import matmul, sigmoid, sigmoid_backward  # noqa: F401  (this face's dense layers)
-from ._numba_norm import batch_norm, batch_norm_backward, channel_moments  # noqa: F401  (BatchNorm)
-from ._numba_pooling import (avg_pool2d, avg_pool2d_backward, max_pool2d,  # noqa: F401  (and pooling)
-                            max_pool2d_backward)
-from ._numba_unfold import (_fold, _fold_columns, _out_hw, _shift_columns,  # noqa: F401  (and
-                            _tap_rows, _unfold, _unfold_rows, col2im, im2col)  # im2col, col2im)
-
-CHUNK_BYTES = 1 << 20  # columns of one chunk of images: about one core's L2 cache
-PARTIAL_BYTES = 1 << 23  # partial weight gradients kept at once: 8 MB, or MIN_PARTIALS of them
-MIN_PARTIALS = 4  # ... so that a few cores always share the weight gradient
-MIN_COLUMNS = 256  # a chunk's GEMM gets at least this many columns (OpenBLAS slows below)
-DIRECT_MIN_PIXELS = 256  # the direct weight gradient's dot products need this many outputs
-IMAGES_PER_PARTIAL = 8  # the direct weight gradient sums this many images per partial result
-SMALL_GRAD_BYTES = 1 << 20  # a weight gradient whose dY is this small splits its rows, not the batch
-DIRECT_MAX_CHANNEL_PAIRS = 32  # C_in·C_out up to this: direct loop beats im2col + GEMM (LeNet's
-# conv1 has 6; its conv2, 96, took the direct loops until minicnn's own OpenBLAS made the GEMM faster)
-WINOGRAD_MIN_CHANNELS = 32  # Winograd needs this many input and output channels ...
-WINOGRAD_MIN_PIXELS = 36  # ... and output planes this large (3×3 planes waste 7 of 16 tile outputs)
+from . import tuning
+from . import winograd
+from .blas import gemm
+from .unfold import _fold, _fold_columns, _out_hw, _shift_columns, _tap_rows, _unfold, _unfold_rows
 
 
 # ---------------------------------------------------------------- direct convolution
 
 @njit(parallel=True, cache=True)
-def _conv2d_direct(x, weight, bias, kh, kw, ph, pw, dh, dw, y):
-    # per image: y[n, o, p] = bias[o] + Σ_t weight[o, t] · shifted[row[t], offset[t] + p] over
+def _conv2d_direct(x, weight, kh, kw, ph, pw, dh, dw, y):
+    # per image: y[n, o, p] = Σ_t weight[o, t] · shifted[row[t], offset[t] + p] over
     # the taps t, eight at a time, so each pass over y's row does eight multiply-adds per load
     # and store
     n_img, c_in, height = x.shape[0], x.shape[1], x.shape[2]
@@ -82,8 +49,7 @@ def _conv2d_direct(x, weight, bias, kh, kw, ph, pw, dh, dw, y):
         shifted = np.empty((c_in * kw, (height + 2 * ph) * out_w), dtype=x.dtype)
         _shift_columns(x[n], kw, ph, pw, dw, 0, out_w, shifted)
         acc = y[n].reshape(c_out, span)
-        for o in range(c_out):
-            acc[o] = bias[o]
+        acc[:] = 0
         for t in range(0, grouped, 8):
             r0, r1 = shifted[row[t], offset[t]:], shifted[row[t + 1], offset[t + 1]:]
             r2, r3 = shifted[row[t + 2], offset[t + 2]:], shifted[row[t + 3], offset[t + 3]:]
@@ -177,21 +143,21 @@ def _conv_transpose2d_direct(x, weight, kh, kw, ph, pw, dh, dw, out):
 
 
 def _direct_pays_off(c_in, c_out, stride):
-    return tuple(stride) == (1, 1) and c_in * c_out <= DIRECT_MAX_CHANNEL_PAIRS
+    return tuple(stride) == (1, 1) and c_in * c_out <= tuning.DIRECT_MAX_CHANNEL_PAIRS
 
 
 def _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw):
     return (tuple(kernel_size) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
-            and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS
-            and out_hw[0] * out_hw[1] >= WINOGRAD_MIN_PIXELS)
+            and min(c_in, c_out) >= tuning.WINOGRAD_MIN_CHANNELS
+            and out_hw[0] * out_hw[1] >= tuning.WINOGRAD_MIN_PIXELS)
 
 
 # ---------------------------------------------------------------- convolution by im2col + GEMM
 
 @njit(parallel=True, cache=True)
-def _conv2d_gemm(x, weight, bias, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y):
+def _conv2d_gemm(x, weight, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y):
     # per chunk of images: unfold into columns, multiply by the (C_out, C·kh·kw) weights,
-    # copy each image's rows of the product, plus the bias, into y
+    # copy each image's rows of the product into y
     n_img = x.shape[0]
     c_out, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
     rows, plane = weight.shape[1], out_h * out_w
@@ -203,7 +169,9 @@ def _conv2d_gemm(x, weight, bias, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y
         gemm(weight, cols, product)
         for k in range(m):
             for o in range(c_out):
-                y[n0 + k, o].reshape(plane)[:] = product[o, k * plane:(k + 1) * plane] + bias[o]
+                src, dst = product[o, k * plane:], y[n0 + k, o].reshape(plane)
+                for p in range(plane):
+                    dst[p] = src[p]
 
 
 @njit(parallel=True, cache=True)
@@ -251,47 +219,50 @@ def _conv2d_weight_rows(x, grad_y, kh, kw, sh, sw, ph, pw, dh, dw, zero, block, 
 @njit(cache=True)
 def _side_by_side(a, n0, m):
     # images n0 .. n0+m-1 of a (N, C, H, W) as one (C, m·H·W) matrix: channel rows, images side by side
+    # (element by element: a slice assignment would compile a shape check with its error message)
     channels, plane = a.shape[1], a.shape[2] * a.shape[3]
     out = np.empty((channels, m * plane), dtype=a.dtype)
     for k in range(m):
-        out[:, k * plane:(k + 1) * plane] = a[n0 + k].reshape(channels, plane)
+        image = a[n0 + k].reshape(channels, plane)
+        for c in range(channels):
+            src, dst = image[c], out[c, k * plane:]
+            for p in range(plane):
+                dst[p] = src[p]
     return out
 
 
 def _images_per_chunk(n, bytes_per_image, plane):
     """Images per chunk: their columns fit CHUNK_BYTES, yet give the GEMM MIN_COLUMNS columns."""
-    wanted = max(CHUNK_BYTES // max(1, bytes_per_image), -(-MIN_COLUMNS // plane), 1)
+    wanted = max(tuning.CHUNK_BYTES // max(1, bytes_per_image), -(-tuning.MIN_COLUMNS // plane), 1)
     chunks = -(-n // min(n, wanted))
     return -(-n // chunks)  # the same number of chunks, evened out
 
 
-def conv2d(x, weight, stride, padding, dilation, bias=None):
-    """y = conv2d(x, W) + b: direct loop for very few channels, Winograd for wide 3×3 stride-1
-    layers, else im2col + GEMM per chunk of images."""
+def conv2d(x, weight, stride, padding, dilation):
+    """y = conv2d(x, W): direct loop for very few channels, Winograd for wide 3×3 stride-1
+    layers, else im2col + GEMM per chunk of images; see reference.conv2d."""
     x = np.ascontiguousarray(x)
     c_out, c_in, kh, kw = weight.shape
-    bias = np.zeros(c_out, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
     out_hw = _out_hw(x.shape, (kh, kw), stride, padding, dilation)
     y = np.empty((x.shape[0], c_out) + out_hw, dtype=x.dtype)
     flat_weight = np.ascontiguousarray(weight.reshape(c_out, -1))
     if _direct_pays_off(c_in, c_out, stride):
-        _conv2d_direct(x, flat_weight, bias, kh, kw, *padding, *dilation, y)
+        _conv2d_direct(x, flat_weight, kh, kw, *padding, *dilation, y)
         return y
     if _winograd_pays_off(c_in, c_out, (kh, kw), stride, dilation, out_hw):
-        _conv2d_winograd(x, weight, bias, padding, y)
+        _conv2d_winograd(x, weight, padding, y)
         return y
     chunk = _images_per_chunk(x.shape[0], c_in * kh * kw * out_hw[0] * out_hw[1] * x.itemsize,
                               out_hw[0] * out_hw[1])
-    _conv2d_gemm(x, flat_weight, bias, kh, kw, *stride, *padding, *dilation, x.dtype.type(0),
-                 chunk, y)
+    _conv2d_gemm(x, flat_weight, kh, kw, *stride, *padding, *dilation, x.dtype.type(0), chunk, y)
     return y
 
 
-def _conv2d_winograd(x, weight, bias, padding, y):
-    # F(2×2, 3×3) in chunks of images whose transformed tiles fit CHUNK_BYTES (_numba_winograd)
+def _conv2d_winograd(x, weight, padding, y):
+    # F(2×2, 3×3) in chunks of images whose transformed tiles fit CHUNK_BYTES (winograd.py)
     tiles = np.prod(winograd.tiles_of(*y.shape[2:]))
     chunk = _winograd_chunk(x.shape[0], x.shape[1] + y.shape[1], tiles, x.itemsize)
-    winograd.conv2d_loop(x, winograd.weight_transform(weight), bias, *padding, chunk, y)
+    winograd.conv2d_loop(x, winograd.weight_transform(weight), *padding, chunk, y)
 
 
 def _winograd_chunk(n, channels, tiles, itemsize):
@@ -300,7 +271,7 @@ def _winograd_chunk(n, channels, tiles, itemsize):
     small planes otherwise made one chunk, one thread. By the shapes alone, so that no result
     depends on the thread count."""
     chunk = _images_per_chunk(n, 16 * channels * tiles * itemsize, tiles)
-    return min(chunk, -(-n // MIN_PARTIALS))
+    return min(chunk, -(-n // tuning.MIN_PARTIALS))
 
 
 def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
@@ -317,7 +288,7 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     if _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw) and max(padding) <= 2:
         # stride 1: the convolution of x with the flipped kernel, channel axes swapped, padded 2 − p
         flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        _conv2d_winograd(x, flipped, np.zeros(c_out, x.dtype), (2 - padding[0], 2 - padding[1]), out)
+        _conv2d_winograd(x, flipped, (2 - padding[0], 2 - padding[1]), out)
         return out
     rows = c_out * kernel_size[0] * kernel_size[1]
     chunk = _images_per_chunk(n, rows * x.shape[2] * x.shape[3] * x.itemsize, x.shape[2] * x.shape[3])
@@ -339,7 +310,7 @@ def _channel_sums(a, sums):
 
 
 def channel_sums(a):
-    """Σ over the batch and the pixels, one parallel task per channel; see reference.channel_sums."""
+    """Σ over the batch and the pixels, one parallel task per channel; a bias's gradient (``functional.conv``)."""
     a = np.ascontiguousarray(a)
     sums = np.zeros(a.shape[1], dtype=a.dtype)
     _channel_sums(a.reshape(a.shape[0], a.shape[1], -1), sums)
@@ -354,14 +325,16 @@ def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
     n, c = x.shape[:2]
     c_out = grad_y.shape[1]
     rows = c * kernel_size[0] * kernel_size[1]
-    if _direct_pays_off(c, c_out, stride) and grad_y.shape[2] * grad_y.shape[3] >= DIRECT_MIN_PIXELS:
-        partial = np.empty((-(-n // IMAGES_PER_PARTIAL), c_out, rows), dtype=x.dtype)
-        _conv2d_weight_direct(x, grad_y, *kernel_size, *padding, *dilation, IMAGES_PER_PARTIAL, partial)
+    pixels = grad_y.shape[2] * grad_y.shape[3]
+    if _direct_pays_off(c, c_out, stride) and pixels >= tuning.DIRECT_MIN_PIXELS:
+        group = tuning.IMAGES_PER_PARTIAL
+        partial = np.empty((-(-n // group), c_out, rows), dtype=x.dtype)
+        _conv2d_weight_direct(x, grad_y, *kernel_size, *padding, *dilation, group, partial)
         return partial.sum(axis=0).reshape((c_out, c) + tuple(kernel_size))
     if _winograd_pays_off(c, c_out, kernel_size, stride, dilation, grad_y.shape[2:]):
         return _conv2d_weight_winograd(x, grad_y, padding)
     settings = (*kernel_size, *stride, *padding, *dilation, x.dtype.type(0))
-    if grad_y.nbytes <= SMALL_GRAD_BYTES:  # small dY: split the rows of the result, not the batch
+    if grad_y.nbytes <= tuning.SMALL_GRAD_BYTES:  # small dY: split the rows of the result, not the batch
         grad_w = np.empty((c_out, rows), dtype=x.dtype)
         _conv2d_weight_rows(x, grad_y, *settings, _rows_per_block(rows, grad_y.nbytes // c_out), grad_w)
         return grad_w.reshape((c_out, c) + tuple(kernel_size))
@@ -377,7 +350,7 @@ def _rows_per_block(rows, bytes_per_row):
     """Rows of the weight gradient per task: their columns fit CHUNK_BYTES, and every thread
     gets a block; evened out (336 rows in blocks of 327 left one thread 9). Each block is a
     separate part of the result, so the split cannot change it."""
-    blocks = max(-(-rows // max(1, CHUNK_BYTES // max(1, bytes_per_row))),
+    blocks = max(-(-rows // max(1, tuning.CHUNK_BYTES // max(1, bytes_per_row))),
                  min(rows, numba.get_num_threads()))
     return -(-rows // blocks)
 
@@ -396,6 +369,6 @@ def _conv2d_weight_winograd(x, grad_y, padding):
 def _partial_groups(n, chunk, partial_bytes):
     """(chunks per group, groups): partial results of PARTIAL_BYTES in all, at least MIN_PARTIALS."""
     n_chunks = -(-n // chunk)
-    groups = min(n_chunks, max(MIN_PARTIALS, PARTIAL_BYTES // partial_bytes))
+    groups = min(n_chunks, max(tuning.MIN_PARTIALS, tuning.PARTIAL_BYTES // partial_bytes))
     group = -(-n_chunks // groups)
     return group, -(-n_chunks // group)

@@ -1,12 +1,13 @@
-"""The dense layers' kernels in the Numba face (``cpu_numba`` hands them on): matmul, sigmoid.
+"""The dense layers' fused loops in the Numba face: matmul, sigmoid.
 
-The matrix product runs on minicnn's own one-thread OpenBLAS (``_blas.gemm``), as the
-convolutions do; NumPy's BLAS may have been started with several threads, which on a busy
-machine made a LeNet-sized product 60–130× slower. The sigmoid computes its own e^-|x| in the same parallel loop (``_exp_nonpositive``):
+The matrix product runs on minicnn's own one-thread OpenBLAS (``blas.gemm``), as the
+convolutions do, whatever thread count NumPy's BLAS was started with (several threads
+spinning on a busy machine make small products many times slower). The sigmoid computes
+its own e^-|x| in the same parallel loop (``_exp_nonpositive``):
 Numba has no vector ``exp`` (without Intel's SVML, ``math.exp`` is one libm call per
 element), but range reduction, a polynomial and a few bit operations are plain arithmetic
 that LLVM turns into SIMD instructions.
-Idea: d2l §3.4 (linear layer), §5.1.2 (sigmoid); see ``reference.py`` for the readable version.
+Idea: d2l §3.4 (linear layer), §5.1.2 (sigmoid); the readable versions are in ``functional/``.
 """
 import math
 from collections import namedtuple
@@ -15,14 +16,11 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from . import reference
-from ._blas import gemm
+from .blas import gemm
 
 
 def matmul(a, b):
-    """a · b on minicnn's one-thread OpenBLAS, as in the convolutions; see reference.matmul."""
-    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
-        return reference.matmul(a, b)
+    """a · b of 2-D float arrays of one dtype on minicnn's one-thread OpenBLAS, as in the convolutions."""
     out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
     gemm(_contiguous(a), _contiguous(b), out)
     return out
@@ -121,18 +119,14 @@ def _sigmoid_backward(grad, y, one, out):
 
 
 def sigmoid(x):
-    """σ(x) in one parallel SIMD loop, e^-|x| included; see reference.sigmoid."""
-    if x.dtype not in (np.float32, np.float64):
-        return reference.sigmoid(x)
+    """σ(x) in one parallel SIMD loop, e^-|x| included; see ``functional.activation``."""
     out = np.empty(x.shape, dtype=x.dtype)  # before ascontiguousarray, which makes 0-d 1-d
     _sigmoid(np.ascontiguousarray(x).reshape(-1), x.dtype.type(1), out.reshape(-1))
     return out
 
 
 def sigmoid_backward(grad, y):
-    """dL/dx = dL/dy · y(1 − y) in one pass; see reference.sigmoid_backward."""
-    if grad.dtype != y.dtype or y.dtype not in (np.float32, np.float64):
-        return reference.sigmoid_backward(grad, y)
+    """dL/dx = dL/dy · y(1 − y) in one pass; see ``functional.activation``."""
     out = np.empty(grad.shape, dtype=y.dtype)
     grad, y = np.ascontiguousarray(grad), np.ascontiguousarray(y)
     _sigmoid_backward(grad.reshape(-1), y.reshape(-1), out.dtype.type(1), out.reshape(-1))
