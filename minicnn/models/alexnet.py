@@ -4,14 +4,15 @@ Five convolutions (the first 11×11 with stride 4), three overlapping 3×3/2 max
 ReLU everywhere and two dropout-regularised 4096-unit dense layers.
 """
 from .. import nn
+from ..kernels import output_hw
 from ._width import scaled
 
 
 def _feature_side(image_size):
     """Side of the last feature map: conv1 (k11, s4, p1) then three 3×3/2 max-pools; 5 at 224."""
-    side = (image_size + 2 * 1 - 11) // 4 + 1
+    side = output_hw((image_size, image_size), (11, 11), (4, 4), (1, 1))[0]
     for _ in range(3):
-        side = (side - 3) // 2 + 1
+        side = output_hw((side, side), (3, 3), (2, 2), (0, 0))[0]
     if side < 1:
         raise ValueError(f"alexnet: image_size={image_size} is too small; it needs at least 65 pixels")
     return side
