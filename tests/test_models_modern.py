@@ -177,6 +177,9 @@ def test_inception_options_batch_norm_and_factorized_5x5():
     options = models.Inception(8, 2, (2, 4), (2, 4), 2, batch_norm=True, factorized=True)
     kernels = [tuple(m.weight.shape[2:]) for m in options.b3.modules() if isinstance(m, nn.Conv2d)]
     assert kernels == [(1, 1), (3, 3), (3, 3)]
+    # the first 3×3 keeps the reduced width (2), only the second widens to the path's output (4)
+    assert [tuple(m.weight.shape[:2]) for m in options.b3.modules() if isinstance(m, nn.Conv2d)] == [
+        (2, 8), (2, 2), (4, 2)]
     assert [tuple(m.weight.shape[2:]) for m in plain.b3.modules() if isinstance(m, nn.Conv2d)] == [(1, 1), (5, 5)]
     convs = [m for m in options.modules() if isinstance(m, nn.Conv2d)]
     norms = [m for m in options.modules() if isinstance(m, nn.BatchNorm2d)]
