@@ -184,6 +184,104 @@ extern "C" __global__ void avg_pool_backward(
 }
 """
 
+BATCH_NORM_SOURCE = r"""
+// BatchNorm of x (N, C, P) in four kernels: the statistics and the two gradient sums per
+// channel (one block per channel, its 256 threads striding over the N·P values and adding in
+// double, then a tree sum in shared memory), and two elementwise passes. Every per-channel
+// number is made inside a kernel, so no small array needs a launch of its own.
+__device__ double block_sum(double* partial, double value)
+{
+    partial[threadIdx.x] = value;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+        __syncthreads();
+    }
+    const double total = partial[0];
+    __syncthreads();  // partial is written again by the next call
+    return total;
+}
+
+// mean[c] = Σ x[:, c, :] / (N·P), then variance[c] = Σ (x[:, c, :] − mean[c])² / (N·P)
+extern "C" __global__ void channel_moments(
+    const scalar_t* x, scalar_t* mean, scalar_t* variance, const int N, const int C, const int P)
+{
+    __shared__ double partial[256];  // one slot per thread: launched with 256 threads
+    const long long count = (long long)N * P;
+    for (int c = blockIdx.x; c < C; c += gridDim.x) {
+        double total = 0;
+        for (long long k = threadIdx.x; k < count; k += blockDim.x)
+            total += x[((k / P) * C + c) * P + k % P];
+        const double mu = block_sum(partial, total) / count;
+        double squares = 0;
+        for (long long k = threadIdx.x; k < count; k += blockDim.x) {
+            const double d = x[((k / P) * C + c) * P + k % P] - mu;
+            squares += d * d;
+        }
+        const double var = block_sum(partial, squares) / count;
+        if (threadIdx.x == 0) {
+            mean[c] = (scalar_t)mu;
+            variance[c] = (scalar_t)var;
+        }
+    }
+}
+
+// y = scale·x + shift with scale = γ/σ and shift = β − μ·scale: y = γ (x − μ)/σ + β
+extern "C" __global__ void batch_norm(
+    const scalar_t* x, const scalar_t* mean, const scalar_t* inv_std, const scalar_t* weight,
+    const scalar_t* bias, scalar_t* y, const int N, const int C, const int P)
+{
+    const long long total = (long long)N * C * P;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < total;
+         k += (long long)blockDim.x * gridDim.x) {
+        const int c = (k / P) % C;
+        const scalar_t scale = weight[c] * inv_std[c];
+        y[k] = x[k] * scale + (bias[c] - mean[c] * scale);
+    }
+}
+
+// dβ = Σ g, dγ = Σ g·(x − μ)/σ, and the two numbers per channel of dL/dx in training:
+// mean(g) and slope = dγ/(σ·N·P)
+extern "C" __global__ void batch_norm_sums(
+    const scalar_t* grad, const scalar_t* x, const scalar_t* mean, const scalar_t* inv_std,
+    scalar_t* grad_weight, scalar_t* grad_bias, scalar_t* mean_grad, scalar_t* slope,
+    const int N, const int C, const int P)
+{
+    __shared__ double partial[256];
+    const long long count = (long long)N * P;
+    for (int c = blockIdx.x; c < C; c += gridDim.x) {
+        double total = 0, projection = 0;
+        for (long long k = threadIdx.x; k < count; k += blockDim.x) {
+            const long long at = ((k / P) * C + c) * P + k % P;
+            total += grad[at];
+            projection += (double)grad[at] * (x[at] - mean[c]);
+        }
+        total = block_sum(partial, total);
+        const double d_weight = block_sum(partial, projection) * inv_std[c];
+        if (threadIdx.x == 0) {
+            grad_bias[c] = (scalar_t)total;
+            grad_weight[c] = (scalar_t)d_weight;
+            mean_grad[c] = (scalar_t)(total / count);
+            slope[c] = (scalar_t)(d_weight * inv_std[c] / count);
+        }
+    }
+}
+
+// dL/dx = (g − mean(g) − (x − μ)·slope)·γ/σ
+extern "C" __global__ void batch_norm_grad_input(
+    const scalar_t* grad, const scalar_t* x, const scalar_t* mean, const scalar_t* inv_std,
+    const scalar_t* weight, const scalar_t* mean_grad, const scalar_t* slope, scalar_t* grad_x,
+    const int N, const int C, const int P)
+{
+    const long long total = (long long)N * C * P;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < total;
+         k += (long long)blockDim.x * gridDim.x) {
+        const int c = (k / P) % C;
+        grad_x[k] = (grad[k] - mean_grad[c] - (x[k] - mean[c]) * slope[c]) * (weight[c] * inv_std[c]);
+    }
+}
+"""
+
 SOURCES = {
     "im2col": IM2COL_SOURCE,
     "col2im": COL2IM_SOURCE,
@@ -191,6 +289,11 @@ SOURCES = {
     "max_pool_backward": MAX_POOL_BACKWARD_SOURCE,
     "avg_pool": AVG_POOL_SOURCE,
     "avg_pool_backward": AVG_POOL_BACKWARD_SOURCE,
+    # one source, four kernels: they share block_sum
+    "channel_moments": BATCH_NORM_SOURCE,
+    "batch_norm": BATCH_NORM_SOURCE,
+    "batch_norm_sums": BATCH_NORM_SOURCE,
+    "batch_norm_grad_input": BATCH_NORM_SOURCE,
 }
 C_TYPES = {"float32": "float", "float64": "double"}
 
@@ -208,7 +311,7 @@ def source_for(name, dtype):
 def _kernel(name, dtype):
     """Kernel ``name`` for ``dtype`` on the current device, compiled on first use."""
     import cupy
-    key = (name, numpy.dtype(dtype).name, cupy.cuda.Device().id)
+    key = (name, dtype, cupy.cuda.runtime.getDevice())
     if key not in _compiled:
         _compiled[key] = cupy.RawKernel(source_for(name, dtype), name)
     return _compiled[key]
@@ -216,12 +319,22 @@ def _kernel(name, dtype):
 
 def _launch(name, dtype, total, *args):
     """Run kernel ``name`` with one thread per element of a ``total``-element output."""
-    blocks = max(1, min((total + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK, 2 ** 31 - 1))
+    _run(name, dtype, min((total + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK, 2 ** 31 - 1), args)
+
+
+def _launch_per_channel(name, dtype, channels, *args):
+    """Run kernel ``name`` with one block of threads per channel."""
+    _run(name, dtype, min(channels, 2 ** 31 - 1), args)
+
+
+def _run(name, dtype, blocks, args):
+    # a Python int would reach the GPU as a 64-bit integer; the kernels take 32-bit ``int``s
     ints = tuple(numpy.int32(a) if isinstance(a, (int, numpy.integer)) else a for a in args)
-    _kernel(name, dtype)((blocks,), (THREADS_PER_BLOCK,), ints)
+    _kernel(name, dtype)((max(blocks, 1),), (THREADS_PER_BLOCK,), ints)
 
 
 def _out_hw(shape, kernel_size, stride, padding, dilation=(1, 1)):
+    """(OH, OW) of a window sliding over the last two axes of ``shape`` (reference.im2col's)."""
     return output_hw(shape[2:], kernel_size, stride, padding, dilation)
 
 
@@ -305,3 +418,35 @@ def avg_pool2d_backward(grad_y, x_shape, kernel_size, stride, padding):
     _launch("avg_pool_backward", grad_y.dtype, grad_x.size, grad_y, grad_x, *x_shape,
             *kernel_size, *stride, *padding, *grad_y.shape[2:])
     return grad_x
+
+
+def channel_moments(x):
+    """Per-channel mean and biased variance of x (N, C, P), summed in float64, in one kernel."""
+    import cupy
+    x = cupy.ascontiguousarray(x)
+    mean, variance = cupy.empty(x.shape[1], x.dtype), cupy.empty(x.shape[1], x.dtype)
+    _launch_per_channel("channel_moments", x.dtype, x.shape[1], x, mean, variance, *x.shape)
+    return mean, variance
+
+
+def batch_norm(x, mean, inv_std, weight, bias):
+    """y = γ (x − μ)/σ + β per channel of x (N, C, P), in one kernel."""
+    import cupy
+    x = cupy.ascontiguousarray(x)
+    y = cupy.empty_like(x)
+    _launch("batch_norm", x.dtype, x.size, x, mean, inv_std, weight, bias, y, *x.shape)
+    return y
+
+
+def batch_norm_backward(grad, x, mean, inv_std, weight):
+    """(dL/dx, dL/dγ, dL/dβ) of batch_norm in training (μ, σ the batch's), in two kernels:
+    the sums, then dL/dx."""
+    import cupy
+    grad, x = cupy.ascontiguousarray(grad), cupy.ascontiguousarray(x)
+    grad_weight, grad_bias, mean_grad, slope = (cupy.empty(x.shape[1], x.dtype) for _ in range(4))
+    _launch_per_channel("batch_norm_sums", x.dtype, x.shape[1], grad, x, mean, inv_std,
+                        grad_weight, grad_bias, mean_grad, slope, *x.shape)
+    grad_x = cupy.empty_like(x)
+    _launch("batch_norm_grad_input", x.dtype, x.size, grad, x, mean, inv_std, weight, mean_grad,
+            slope, grad_x, *x.shape)
+    return grad_x, grad_weight, grad_bias
