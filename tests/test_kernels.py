@@ -210,3 +210,20 @@ def test_fused_loops_are_optional_and_only_for_one_float_dtype(monkeypatch):
     assert kernels.fused("matmul", x64, x64) is None  # the reference face has none
     with pytest.raises(ValueError, match="not one of the optional fused ops"):
         kernels.fused("conv2d", x64)
+
+
+def test_a_first_compilation_is_announced_once(tmp_path):
+    # a fresh Numba cache: the first process compiles (and says so, once), the second loads
+    script = textwrap.dedent("""
+        import numpy as np
+        from minicnn.kernels import numba as fast
+        x = np.ones((1, 1, 4, 4), dtype=np.float32)
+        fast.avg_pool2d(x, (2, 2), (2, 2), (0, 0))
+        fast.max_pool2d(x, (2, 2), (2, 2), (0, 0))
+    """)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    assert all(run.returncode == 0 for run in runs), runs[0].stderr + runs[1].stderr
+    assert runs[0].stderr.count("compiling the CPU kernels, first run only") == 1
+    assert "compiling" not in runs[1].stderr

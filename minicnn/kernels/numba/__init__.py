@@ -15,8 +15,12 @@ or ``NUMBA_DISABLE_JIT=1`` to run these loops as plain Python and step through t
 
 Numba compiles each loop the first time it runs, for the dtype it meets, and keeps the
 machine code in its cache (``cache=True``): a first run pays the compilation once
-(docs/performance.md has the numbers), and says so on stderr.
+(docs/performance.md has the numbers), and says so on stderr (``FirstCompile``).
 """
+import sys
+
+from numba.core import event
+
 from .batch_norm import batch_norm, batch_norm_backward, channel_moments
 from .conv import channel_sums, conv2d, conv2d_weight, conv_transpose2d
 from .dense import matmul, sigmoid, sigmoid_backward
@@ -30,3 +34,27 @@ __all__ = [
     "channel_sums", "channel_moments", "batch_norm", "batch_norm_backward",
     "matmul", "sigmoid", "sigmoid_backward",
 ]
+
+
+class FirstCompile(event.Listener):
+    """Says once per process, on stderr, that Numba is compiling minicnn's loops: a first run
+    would otherwise sit silent for seconds. Cache hits are not compilations and stay quiet."""
+
+    MESSAGE = ("minicnn: compiling the CPU kernels, first run only (Numba keeps them in its "
+               "cache for the next runs)...\n")
+
+    def __init__(self):
+        self.said = False
+
+    def on_start(self, event):
+        function = getattr(event.data["dispatcher"], "py_func", None)
+        if not self.said and getattr(function, "__module__", "").startswith("minicnn."):
+            self.said = True
+            sys.stderr.write(self.MESSAGE)
+            sys.stderr.flush()
+
+    def on_end(self, event):
+        pass
+
+
+event.register("numba:compile", FirstCompile())
