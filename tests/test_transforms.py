@@ -1,9 +1,11 @@
 """Batch transforms: hand-computed cases, PyTorch's interpolate as the oracle, torchvision's formulas."""
+import colorsys
+
 import numpy as np
 import pytest
 from conftest import AVAILABLE_BACKENDS
 
-from minicnn.data import (ColorJitter, Compose, Normalize, RandomCrop, RandomHorizontalFlip,
+from minicnn.data import (ColorJitter, Compose, Normalize, PCALighting, RandomCrop, RandomHorizontalFlip,
                           RandomResizedCrop, Resize, ScaleJitter)
 
 
@@ -175,28 +177,60 @@ def gray(image):
     return 0.2989 * image[0] + 0.587 * image[1] + 0.114 * image[2]
 
 
+def hue_shift_by_hand(image, shift):
+    """Each pixel through the standard library's colorsys: RGB to HSV, hue + shift (mod 1), back to RGB."""
+    pixels = image.reshape(3, -1).T.astype(np.float64)
+    shifted = [colorsys.hsv_to_rgb((h + shift) % 1, s, v) for h, s, v in (colorsys.rgb_to_hsv(*p) for p in pixels)]
+    return np.array(shifted).T.reshape(image.shape)
+
+
 def jitter_one_by_hand(image, order, factors):
-    """torchvision's adjust_brightness / adjust_contrast / adjust_saturation, one image, given order."""
+    """torchvision's adjust_brightness / adjust_contrast / adjust_saturation / adjust_hue, one image, given order."""
     for op in order:
         f = factors[op]
         if op == 0:
             image = np.clip(f * image, 0, 1)
         elif op == 1:
             image = np.clip(f * image + (1 - f) * gray(image).mean(), 0, 1)
-        else:
+        elif op == 2:
             image = np.clip(f * image + (1 - f) * gray(image)[None], 0, 1)
+        else:
+            image = hue_shift_by_hand(image, f)
     return image
 
 
 def test_color_jitter_matches_torchvision_formulas_in_the_sampled_order():
     images = batch(n=12, c=3, h=5, w=5, seed=7)
-    transform = ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5)
+    transform = ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.3)
     result = transform(images, np.random.default_rng(4))
     order, factors = transform.sample(images.shape, np.random.default_rng(4))
     assert len({tuple(o) for o in order}) > 2  # the order really differs between images
-    assert np.all((factors >= 0.5) & (factors <= 1.5))
+    assert np.all((factors[:, :3] >= 0.5) & (factors[:, :3] <= 1.5))
+    assert np.all(np.abs(factors[:, 3]) <= 0.3) and factors[:, 3].std() > 0.05
     for n in range(12):
-        np.testing.assert_allclose(result[n], jitter_one_by_hand(images[n], order[n], factors[n]), atol=1e-6)
+        np.testing.assert_allclose(result[n], jitter_one_by_hand(images[n], order[n], factors[n]), atol=1e-5)
+
+
+def test_hue_alone_matches_colorsys_and_keeps_each_pixels_largest_and_smallest_channel():
+    images = batch(n=6, c=3, h=4, w=5, seed=11)
+    transform = ColorJitter(hue=0.5)
+    result = transform(images, np.random.default_rng(1))
+    _, factors = transform.sample(images.shape, np.random.default_rng(1))
+    for n in range(6):
+        np.testing.assert_allclose(result[n], hue_shift_by_hand(images[n], factors[n, 3]), atol=1e-5)
+    # A hue rotation moves colour around the wheel but keeps value (max) and max - min.
+    np.testing.assert_allclose(result.max(axis=1), images.max(axis=1), atol=1e-6)
+    np.testing.assert_allclose(result.min(axis=1), images.min(axis=1), atol=1e-6)
+    assert result.dtype == np.float32 and np.abs(result - images).max() > 0.1
+
+
+def test_hue_third_of_a_turn_maps_red_to_green_and_leaves_gray_alone():
+    red, green, gray_pixel = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.4, 0.4, 0.4]
+    images = np.array([red, green, gray_pixel], dtype=np.float32)[:, :, None, None]
+    result = ColorJitter(hue=(1 / 3, 1 / 3))(images)
+    np.testing.assert_allclose(result[:, :, 0, 0], [green, [0.0, 0.0, 1.0], gray_pixel], atol=1e-6)
+    one_channel = batch(c=1)  # a 1-channel image is gray: no hue to shift (torchvision does the same)
+    np.testing.assert_array_equal(ColorJitter(hue=0.5, seed=0)(one_channel), one_channel)
 
 
 def test_brightness_only_scales_each_image_by_one_factor_in_range():
@@ -212,24 +246,75 @@ def test_brightness_only_scales_each_image_by_one_factor_in_range():
 def test_color_jitter_range_rule_and_errors():
     assert ColorJitter(brightness=1.5).ranges[0] == (0.0, 2.5)
     assert ColorJitter(contrast=(0.2, 0.4)).ranges[1] == (0.2, 0.4)
-    assert ColorJitter().ranges == (None, None, None)
+    assert ColorJitter().ranges == (None, None, None, None)
+    assert ColorJitter(hue=0.2).ranges[3] == (-0.2, 0.2)
     with pytest.raises(ValueError, match="saturation needs RGB"):
         ColorJitter(saturation=0.5)(batch(c=1))
     with pytest.raises(ValueError, match="non-negative"):
         ColorJitter(brightness=-1)
+    for hue in (0.6, -0.1, (0.2, 0.7)):
+        with pytest.raises(ValueError, match=r"hue must be in \[0, 0.5\]"):
+            ColorJitter(hue=hue)
+
+
+# ---- AlexNet's PCA lighting ---------------------------------------------------------------
+
+def test_lighting_adds_one_colour_per_image_along_the_eigenvectors():
+    images = batch(n=5, c=3, h=4, w=4, seed=12)
+    transform = PCALighting()
+    result = transform(images, np.random.default_rng(3))
+    alpha = np.random.default_rng(3).normal(0, 0.1, size=(5, 3))
+    eigenvectors, eigenvalues = np.array(transform.eigenvectors), np.array(transform.eigenvalues)
+    expected = np.einsum("ck,nk->nc", eigenvectors, alpha * eigenvalues)  # Σᵢ αᵢ λᵢ pᵢ
+    np.testing.assert_allclose(result - images, np.broadcast_to(expected[:, :, None, None], images.shape), atol=1e-6)
+    assert result.dtype == np.float32
+
+
+def test_lighting_noise_has_the_covariance_of_the_scaled_eigenvalues():
+    offsets = PCALighting(alphastd=0.1)(np.zeros((20000, 3, 1, 1), dtype=np.float32), np.random.default_rng(5))[..., 0, 0]
+    vectors, values = np.array(PCALighting().eigenvectors), np.array(PCALighting().eigenvalues)
+    np.testing.assert_allclose(np.cov(offsets.T), vectors @ np.diag((0.1 * values) ** 2) @ vectors.T, atol=2e-6)
+    assert abs(np.mean(offsets)) < 1e-3
+
+
+def test_lighting_from_images_finds_the_direction_the_colours_vary_along():
+    rng = np.random.default_rng(6)
+    direction = np.array([2.0, 1.0, -2.0]) / 3
+    t = rng.normal(0, 0.2, size=(50, 1, 8, 8))
+    images = (0.5 + t * direction[None, :, None, None]).astype(np.float32)  # every pixel on one line
+    lighting = PCALighting.from_images(images, seed=0)
+    assert abs(lighting.eigenvectors[:, 0] @ direction) == pytest.approx(1, abs=1e-4)
+    assert lighting.eigenvalues[0] == pytest.approx(t.var(ddof=1), rel=1e-3) and lighting.eigenvalues[1] < 1e-6
+    offsets = (lighting(images) - images)[:, :, 0, 0]
+    np.testing.assert_allclose(np.abs(offsets @ direction), np.linalg.norm(offsets, axis=1), rtol=1e-3)
+
+
+def test_lighting_for_one_channel_is_a_brightness_offset_and_channel_counts_must_match():
+    images = batch(n=4000, c=1, h=2, w=2, seed=13)
+    lighting = PCALighting.from_images(images, alphastd=0.5)
+    assert lighting.eigenvalues[0] == pytest.approx(images.var(ddof=1), rel=1e-4)
+    offsets = (lighting(images, np.random.default_rng(0)) - images).reshape(4000, -1)
+    assert np.allclose(offsets, offsets[:, :1], atol=1e-6)
+    assert offsets[:, 0].std() == pytest.approx(0.5 * images.var(ddof=1), rel=0.05)
+    with pytest.raises(ValueError, match="from_images"):
+        PCALighting()(images)
+    with pytest.raises(ValueError, match="3×3 eigenvectors"):
+        PCALighting(eigenvectors=np.eye(2))
 
 
 def test_random_transforms_are_repeatable_from_a_seed():
     images = batch(n=8, c=3, h=12, w=12)
     for make in (lambda: RandomCrop(10, padding=1, seed=3), lambda: RandomResizedCrop(6, seed=3),
-                 lambda: ColorJitter(0.4, 0.4, 0.4, seed=3), lambda: ScaleJitter(12, 12, 20, seed=3)):
+                 lambda: ColorJitter(0.4, 0.4, 0.4, 0.2, seed=3), lambda: ScaleJitter(12, 12, 20, seed=3),
+                 lambda: PCALighting(seed=3)):
         np.testing.assert_array_equal(make()(images), make()(images))
 
 
 @pytest.mark.skipif("cupy" not in AVAILABLE_BACKENDS, reason="CuPy with a CUDA device is not available")
 @pytest.mark.parametrize("transform", [
     Resize(20), Normalize([0.1, 0.2, 0.3], [0.5, 0.5, 2.0]), RandomCrop(10, padding=3),
-    RandomHorizontalFlip(), RandomResizedCrop(9), ScaleJitter(10, 12, 16), ColorJitter(0.4, 0.4, 0.4),
+    RandomHorizontalFlip(), RandomResizedCrop(9), ScaleJitter(10, 12, 16), ColorJitter(0.4, 0.4, 0.4, 0.2),
+    PCALighting(),
 ], ids=lambda t: type(t).__name__)
 def test_cupy_batches_give_the_numpy_results(transform):
     import cupy

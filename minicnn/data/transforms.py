@@ -328,24 +328,69 @@ def _saturation(images, factor):
     return _blend(images, _grayscale(images), factor)
 
 
+def _rgb_to_hsv(images):
+    """Hue in [0, 1), saturation and value of each pixel of an N×3×H×W batch (the hexcone model, Smith 1978)."""
+    xp = backend.get_array_module(images)
+    red, green, blue = images[:, 0], images[:, 1], images[:, 2]
+    value, low = images.max(axis=1), images.min(axis=1)
+    spread = value - low
+    gray = spread == 0
+    safe = xp.where(gray, 1, spread)  # gray pixels have no hue; any divisor will do
+    saturation = spread / xp.where(gray, 1, value)
+    # Which sextant of the colour wheel: the largest channel picks the 120° sector, the other two the side.
+    hue = xp.where(value == red, (green - blue) / safe,
+                   xp.where(value == green, 2 + (blue - red) / safe, 4 + (red - green) / safe))
+    hue = xp.where(gray, 0, hue / 6) % 1
+    return hue, saturation, value
+
+
+def _hsv_to_rgb(hue, saturation, value):
+    """The inverse of ``_rgb_to_hsv``: N×H×W hue, saturation and value back to an N×3×H×W batch."""
+    xp = backend.get_array_module(hue)
+    sector = xp.floor(hue * 6)
+    within = hue * 6 - sector  # how far along the sector, 0 … 1
+    sector = sector.astype(xp.int64) % 6
+    low = xp.clip(value * (1 - saturation), 0, 1)
+    falling = xp.clip(value * (1 - saturation * within), 0, 1)
+    rising = xp.clip(value * (1 - saturation * (1 - within)), 0, 1)
+    # (red, green, blue) of the six sectors, each a choice among value, rising, falling, low.
+    table = ((value, rising, low), (falling, value, low), (low, value, rising),
+             (low, falling, value), (rising, low, value), (value, low, falling))
+    channels = [sum(xp.where(sector == k, row[c], 0) for k, row in enumerate(table)) for c in range(3)]
+    return xp.stack(channels, axis=1)
+
+
+def _hue(images, shift):
+    """Rotate every pixel's hue by ``shift`` turns (torchvision's adjust_hue); 1-channel images have no hue: unchanged."""
+    if images.shape[1] == 1:
+        return images
+    hue, saturation, value = _rgb_to_hsv(images)
+    return _hsv_to_rgb((hue + shift[:, 0]) % 1, saturation, value)
+
+
 class ColorJitter(RandomTransform):
-    """Random brightness, contrast and saturation in a random order per image (torchvision's; d2l §14.1).
+    """Random brightness, contrast, saturation and hue in a random order per image (torchvision's; d2l §14.1).
 
     The colour augmentation in the spirit of AlexNet's (Krizhevsky et al. 2012, §4.1).
+    ``hue`` = h shifts each image's hue by a uniform draw from [-h, h] turns of the colour
+    wheel (0 ≤ h ≤ 0.5, or a pair within [-0.5, 0.5]): RGB to HSV, shift, back, as
+    torchvision. A 1-channel image is gray, so hue leaves it unchanged (as torchvision);
+    saturation needs 3 channels.
     """
 
-    adjustments = (_brightness, _contrast, _saturation)
+    adjustments = (_brightness, _contrast, _saturation, _hue)
+    unchanged = (1.0, 1.0, 1.0, 0.0)  # the factor (or hue shift) that leaves an image as it is
 
-    def __init__(self, brightness=0, contrast=0, saturation=0, seed=None):
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0, seed=None):
         super().__init__(seed)
         self.ranges = (_jitter_range(brightness, "brightness"), _jitter_range(contrast, "contrast"),
-                       _jitter_range(saturation, "saturation"))
+                       _jitter_range(saturation, "saturation"), _hue_range(hue))
 
     def sample(self, shape, rng):
-        """Per image the order of the three adjustments (N×3) and their factors (N×3; 1 = unchanged)."""
+        """Per image the order of the four adjustments (N×4) and their factors (N×4; ``unchanged`` = as it is)."""
         n = shape[0]
-        order = numpy.argsort(rng.random((n, 3)), axis=1)
-        factors = numpy.ones((n, 3))
+        order = numpy.argsort(rng.random((n, 4)), axis=1)
+        factors = numpy.tile(self.unchanged, (n, 1))
         for column, bounds in enumerate(self.ranges):
             if bounds is not None:
                 factors[:, column] = rng.uniform(*bounds, size=n)
@@ -357,13 +402,76 @@ class ColorJitter(RandomTransform):
         if self.ranges[2] is not None and images.shape[1] != 3:
             raise ValueError(f"ColorJitter: saturation needs RGB images (3 channels), got shape {images.shape}")
         xp = backend.get_array_module(images)
-        for step in range(3):
+        for step in range(4):
             for column, adjust in enumerate(self.adjustments):
                 if self.ranges[column] is None:
                     continue
-                factor = numpy.where(order[:, step] == column, factors[:, column], 1.0)
+                factor = numpy.where(order[:, step] == column, factors[:, column], self.unchanged[column])
                 images = adjust(images, xp.asarray(factor, dtype=images.dtype)[:, None, None, None])
         return images
 
     def __repr__(self):
         return f"ColorJitter(ranges={self.ranges})"
+
+
+def _hue_range(hue):
+    """torchvision's rule for hue: h means shifts in [-h, h] with 0 ≤ h ≤ 0.5; a pair must lie in [-0.5, 0.5]."""
+    low, high = (-hue, hue) if numpy.ndim(hue) == 0 else hue
+    if not -0.5 <= low <= high <= 0.5:
+        raise ValueError(f"ColorJitter: hue must be in [0, 0.5] or a pair within [-0.5, 0.5], got {hue!r}")
+    return (float(low), float(high)) if (low, high) != (0, 0) else None
+
+
+# AlexNet's lighting noise with ImageNet's RGB statistics (pixels scaled to [0, 1]), as used by
+# fb.resnet.torch: eigenvalues λ and eigenvectors (the columns) of the 3×3 covariance of RGB pixels.
+IMAGENET_EIGENVALUES = (0.2175, 0.0188, 0.0045)
+IMAGENET_EIGENVECTORS = ((-0.5675, 0.7192, 0.4009),
+                         (-0.5808, -0.0045, -0.8140),
+                         (-0.5836, -0.6948, 0.4203))
+
+
+class PCALighting(RandomTransform):
+    """AlexNet's lighting noise: add Σᵢ αᵢλᵢpᵢ to every pixel, αᵢ ~ N(0, σ²) per image (Krizhevsky et al. 2012, §4.1).
+
+    pᵢ and λᵢ are the eigenvectors and eigenvalues of the covariance of the training set's
+    pixel colours (a C×C matrix), so the noise changes the intensity and colour of the
+    illumination along the directions in which natural images vary most. The defaults are
+    ImageNet's RGB statistics with AlexNet's σ = 0.1; ``PCALighting.from_images(images)``
+    computes them from your own data (for 1-channel images this is a random brightness
+    offset with standard deviation σ·variance). The result is not clipped, as in the paper.
+    """
+
+    def __init__(self, alphastd=0.1, eigenvalues=IMAGENET_EIGENVALUES, eigenvectors=IMAGENET_EIGENVECTORS,
+                 seed=None):
+        super().__init__(seed)
+        self.alphastd = float(alphastd)
+        self.eigenvalues = numpy.asarray(eigenvalues, dtype=numpy.float64).reshape(-1)
+        self.eigenvectors = numpy.asarray(eigenvectors, dtype=numpy.float64)
+        channels = self.eigenvalues.size
+        if self.eigenvectors.shape != (channels, channels) or self.alphastd < 0:
+            raise ValueError(f"PCALighting: need {channels}×{channels} eigenvectors for {channels} eigenvalues and "
+                             f"alphastd ≥ 0, got eigenvectors {self.eigenvectors.shape}, alphastd {alphastd}")
+
+    @classmethod
+    def from_images(cls, images, alphastd=0.1, seed=None):
+        """Lighting noise with the eigen-decomposition of ``images``' pixel-colour covariance (N×C×H×W, e.g. the training set)."""
+        _check_batch(images, cls)
+        pixels = backend.to_numpy(images).astype(numpy.float64).transpose(1, 0, 2, 3).reshape(images.shape[1], -1)
+        eigenvalues, eigenvectors = numpy.linalg.eigh(numpy.atleast_2d(numpy.cov(pixels)))
+        return cls(alphastd, eigenvalues[::-1], eigenvectors[:, ::-1], seed=seed)
+
+    def sample(self, shape, rng):
+        """Per image the colour offset Σᵢ αᵢλᵢpᵢ (N×C)."""
+        alpha = rng.normal(0.0, self.alphastd, size=(shape[0], self.eigenvalues.size))
+        return (alpha * self.eigenvalues) @ self.eigenvectors.T
+
+    def apply(self, images, offsets):
+        """Transform the batch ``images`` (with the offsets drawn by ``sample``)."""
+        if images.shape[1] != offsets.shape[1]:
+            raise ValueError(f"PCALighting: statistics for {offsets.shape[1]} channels, images have shape "
+                             f"{images.shape}; for other data use PCALighting.from_images(training_images)")
+        xp = backend.get_array_module(images)
+        return images + xp.asarray(offsets, dtype=images.dtype)[:, :, None, None]
+
+    def __repr__(self):
+        return f"PCALighting(alphastd={self.alphastd}, eigenvalues={self.eigenvalues.round(4).tolist()})"
