@@ -31,18 +31,21 @@ import minicnn.functional as F
 from minicnn import Tensor, backend, data, optim, serialization
 from minicnn.data.segmentation import SyntheticShapes, VOCSegmentation
 from minicnn.metrics import confusion_matrix, iou_per_class, label_to_color, mean_iou, pixel_accuracy
-from minicnn.models.fcn import fcn_resnet18, load_backbone
+from minicnn.models.fcn import fcn8s_resnet18, fcn16s_resnet18, fcn_resnet18, load_backbone
 
 SYNTHETIC = {"epochs": 4, "batch_size": 16, "lr": 0.002, "weight_decay": 0.0, "optimizer": "adam",
              "schedule": "cosine", "width": 0.25}
 VOC = {"epochs": 5, "batch_size": 32, "lr": 0.001, "weight_decay": 1e-3, "optimizer": "sgd",
        "schedule": "constant", "width": 1.0}
+ARCHITECTURES = {"fcn32s": fcn_resnet18, "fcn16s": fcn16s_resnet18, "fcn8s": fcn8s_resnet18}
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def parse_args():
     p = argparse.ArgumentParser(description="Train FCN-ResNet18 on SyntheticShapes (default) or Pascal VOC 2012.")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=os.environ.get("MINICNN_BACKEND", "numpy"))
+    p.add_argument("--arch", choices=tuple(ARCHITECTURES), default="fcn32s",
+                   help="FCN-32s (one ×32 upsampling) or the skip nets FCN-16s / FCN-8s (Long et al. 2015)")
     p.add_argument("--epochs", type=int, help="default: 4 (synthetic), 5 (VOC)")
     p.add_argument("--batch-size", type=int, help="default: 16 (synthetic), 32 (VOC)")
     p.add_argument("--lr", type=float, help="default: 0.002 with Adam (synthetic), 0.001 with SGD (VOC)")
@@ -80,7 +83,7 @@ def load_data(args):
 
 
 def build_model(args, num_classes):
-    model = fcn_resnet18(num_classes=num_classes, in_channels=3, width=args.width)
+    model = ARCHITECTURES[args.arch](num_classes=num_classes, in_channels=3, width=args.width)
     if args.backbone_weights:
         state = serialization.load(args.backbone_weights)
         copied = load_backbone(model, state.get("model", state))
@@ -195,7 +198,7 @@ def main():
     with open(os.path.join(args.out, "result.json"), "w") as f:
         json.dump({"settings": vars(args), "history": history, "wall_seconds": wall}, f, indent=1)
     per_class = ", ".join(f"{name} {iou:.3f}" for name, iou in zip(train_set.classes, history[-1]["iou_per_class"]))
-    print(f"FCN: held-out pixel acc {history[-1]['pixel_acc']:.3f}, mean IoU {history[-1]['mean_iou']:.3f} "
+    print(f"{args.arch}: held-out pixel acc {history[-1]['pixel_acc']:.3f}, mean IoU {history[-1]['mean_iou']:.3f} "
           f"({per_class}), {wall:.0f} s wall time in all; results in {args.out}")
 
 

@@ -10,7 +10,7 @@ from minicnn import Tensor, gradcheck, nn
 from minicnn.data.segmentation import VOC_COLORMAP
 from minicnn.functional.conv import conv_transpose2d
 from minicnn.metrics import confusion_matrix, iou_per_class, label_to_color, mean_iou, pixel_accuracy
-from minicnn.models.fcn import FCN, fcn_resnet18, load_backbone
+from minicnn.models.fcn import FCN, SkipFCN, fcn8s_resnet18, fcn16s_resnet18, fcn_resnet18, load_backbone
 from minicnn.models import BasicBlock, resnet18, torchvision_resnet
 
 
@@ -215,3 +215,96 @@ def test_label_to_color_paints_each_class():
     assert tuple(colours[1, 1]) == (0, 128, 0) and tuple(colours[0, 2]) == (128, 0, 0)
     with pytest.raises(ValueError, match="colormap has 2 colours"):
         label_to_color(TRUTH, VOC_COLORMAP[:2])
+
+
+# ---- FCN-16s and FCN-8s: skips from strides 16 and 8 ------------------------------------------
+
+def test_skip_fcn_parameter_counts_follow_from_fcn32s():
+    # The final upsampler's kernel shrinks from 64×64 to 32×32 (16s) or 16×16 (8s); each skip adds a
+    # 4×4 ×2 upsampler (21·21·16 + 21) and a 1×1 score conv on 256 or 128 channels.
+    upscore, k = 21 * 21 * 16 + 21, 21 * 21
+    assert sum(p.size for p in fcn16s_resnet18().parameters()) == (
+        12_993_642 - k * 64 * 64 + k * 32 * 32 + upscore + 256 * 21 + 21) == 11_651_364
+    assert sum(p.size for p in fcn8s_resnet18().parameters()) == (
+        12_993_642 - k * 64 * 64 + k * 16 * 16 + 2 * upscore + 256 * 21 + 21 + 128 * 21 + 21) == 11_322_462
+
+
+def test_fcn8s_layers_start_bilinear_and_with_silent_skips():
+    net = fcn8s_resnet18(num_classes=3, in_channels=1, width=1 / 16)
+    assert net.stride == 8 and net.skips == ["layer3", "layer2"]
+    assert net.transpose_conv.weight.shape == (3, 3, 16, 16) and net.upscore_layer2.weight.shape == (3, 3, 4, 4)
+    profile = 1 - numpy.abs(numpy.arange(4) - 1.5) / 2
+    assert numpy.allclose(net.upscore_layer3.weight.numpy()[1, 1], numpy.outer(profile, profile))
+    assert not net.score_layer2.weight.numpy().any() and not net.score_layer3.bias.numpy().any()
+    assert net.score_layer2.weight.shape == (3, 8, 1, 1) and net.score_layer3.weight.shape == (3, 16, 1, 1)
+
+
+@pytest.mark.parametrize("make, stride", [(fcn16s_resnet18, 16), (fcn8s_resnet18, 8)])
+def test_skip_fcn_keeps_the_input_size_and_rejects_other_sizes(make, stride):
+    net = make(num_classes=4, in_channels=3, width=1 / 16)
+    net.eval()
+    x = Tensor(numpy.random.default_rng(0).standard_normal((2, 3, 64, 96)).astype(numpy.float32))
+    with minicnn.no_grad():
+        assert net(x).shape == (2, 4, 64, 96) and net(x).dtype == numpy.float32
+        assert net.backbone()(x).shape == (2, 32, 2, 3)
+    with pytest.raises(ValueError, match=f"FCN-{stride}s: input 48×64 is not a multiple of the backbone's stride 32"):
+        net(Tensor(numpy.zeros((1, 3, 48, 64), dtype=numpy.float32)))
+    with pytest.raises(ValueError, match="not layers of the backbone"):
+        SkipFCN(nn.Sequential(dict(conv=nn.Conv2d(1, 2, 1))), 2, 3, skips=[("layer3", 2)])
+
+
+def _randomise_skips(net, seed):
+    rng = numpy.random.default_rng(seed)
+    for stage in net.skips:
+        score = getattr(net, f"score_{stage}")
+        score.weight.data[...] = rng.standard_normal(score.weight.shape)
+        score.bias.data[...] = rng.standard_normal(score.bias.shape)
+
+
+def test_fcn8s_forward_float64_equals_the_skip_sum_in_torch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    minicnn.random.manual_seed(0)
+    net = fcn8s_resnet18(num_classes=3, in_channels=3, width=1 / 16).double()
+    _randomise_skips(net, 1)
+    net.eval()
+    x = numpy.random.default_rng(2).standard_normal((2, 3, 64, 64))
+    with minicnn.no_grad():
+        out = net(Tensor(x)).numpy()
+        features, h = {}, Tensor(x)
+        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
+            h = getattr(net, name)(h)
+            features[name] = torch.from_numpy(h.numpy())
+
+    def w(layer):
+        return torch.from_numpy(layer.weight.numpy()), torch.from_numpy(layer.bias.numpy())
+
+    def up(layer, scores, factor):
+        return tf.conv_transpose2d(scores, *w(layer), stride=factor, padding=factor // 2)
+
+    scores = tf.conv2d(features["layer4"], *w(net.final_conv))                      # stride 32
+    scores = up(net.upscore_layer3, scores, 2) + tf.conv2d(features["layer3"], *w(net.score_layer3))  # 16
+    scores = up(net.upscore_layer2, scores, 2) + tf.conv2d(features["layer2"], *w(net.score_layer2))  # 8
+    expected = up(net.transpose_conv, scores, 8)
+    assert out.shape == (2, 3, 64, 64)
+    numpy.testing.assert_allclose(out, expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_gradcheck_fcn8s_end_to_end_through_the_skips():
+    minicnn.random.manual_seed(0)
+    net = fcn8s_resnet18(num_classes=2, in_channels=1, width=1 / 32).double()
+    _randomise_skips(net, 3)
+    rng = numpy.random.default_rng(4)
+    x = Tensor(rng.standard_normal((2, 1, 32, 32)))
+    target = rng.integers(0, 2, size=(2, 32, 32))
+    checked = [net.layer2[1].bn2.weight, net.score_layer2.weight, net.score_layer3.bias,
+               net.upscore_layer2.weight, net.upscore_layer3.bias, net.transpose_conv.bias]
+    assert gradcheck(lambda *_: F.cross_entropy(net(x), target), checked)
+
+
+def test_load_backbone_into_fcn8s():
+    classifier, net = _classifier(), fcn8s_resnet18(num_classes=4, width=1 / 16)
+    _randomise(classifier, 5)
+    load_backbone(net, classifier)
+    assert numpy.array_equal(net.layer2[0].conv1.weight.numpy(), classifier.state_dict()["layer2.0.conv1.weight"])
+    assert not net.score_layer2.weight.numpy().any()

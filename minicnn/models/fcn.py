@@ -67,6 +67,86 @@ def fcn_resnet18(num_classes=21, in_channels=3, width=1.0):
     return FCN(backbone, scaled(512, width), num_classes, stride=32)
 
 
+def _upsampling(channels, factor):
+    """ConvTranspose2d(kernel 2f, stride f, padding f/2): an H×W map to exactly fH×fW, started as bilinear interpolation."""
+    layer = nn.ConvTranspose2d(channels, channels, kernel_size=2 * factor, stride=factor, padding=factor // 2)
+    nn.init.bilinear_(layer.weight)
+    return layer
+
+
+class SkipFCN(nn.Module):
+    """FCN-16s / FCN-8s: coarse scores refined by scores from finer backbone stages (Long et al. 2015, §4.2; d2l §14.11).
+
+    ``final_conv`` scores the stride-32 features; each skip ``(stage, channels)``, coarse to fine, adds a
+    1×1 ``score_<stage>`` on that finer stage's features to the running scores upsampled ×2
+    by ``upscore_<stage>`` (bilinear-initialised), and ``transpose_conv`` upsamples the sum
+    to the input size. As in the paper the skip scores start at zero, so the untrained net
+    predicts what FCN-32s would, and training learns how much of the finer detail to add.
+    The backbone's children keep their own names, so ``load_backbone`` works as for ``FCN``.
+    """
+
+    def __init__(self, backbone, backbone_channels, num_classes, skips):
+        super().__init__()
+        for name, layer in backbone.named_children():
+            self.add_module(name, layer)
+        self._backbone_names = [name for name, _ in backbone.named_children()]
+        self.skips = [stage for stage, _ in skips]
+        missing = [stage for stage in self.skips if stage not in self._backbone_names]
+        if missing:
+            raise ValueError(f"SkipFCN: skip stages {missing} are not layers of the backbone {self._backbone_names}")
+        self.stride = 32 // 2 ** len(skips)
+        self.add_module("final_conv", nn.Conv2d(backbone_channels, num_classes, kernel_size=1))
+        for stage, channels in skips:
+            self.add_module(f"upscore_{stage}", _upsampling(num_classes, 2))
+            score = nn.Conv2d(channels, num_classes, kernel_size=1)
+            nn.init.zeros_(score.weight)
+            nn.init.zeros_(score.bias)
+            self.add_module(f"score_{stage}", score)
+        self.add_module("transpose_conv", _upsampling(num_classes, self.stride))
+
+    def backbone(self):
+        """The feature extractor alone (conv1 … layer4), sharing this model's weights."""
+        return nn.Sequential({name: getattr(self, name) for name in self._backbone_names})
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"{type(self).__name__} expects images (N, C, H, W), got shape {tuple(x.shape)}; "
+                             "for one image use x[None]")
+        height, width = x.shape[2:]
+        if height % 32 or width % 32:
+            raise ValueError(
+                f"FCN-{self.stride}s: input {height}×{width} is not a multiple of the backbone's stride 32, so "
+                f"the skip maps would not line up; crop or resize to a multiple of 32 (d2l uses 320×480)"
+            )
+        features = {}
+        for name in self._backbone_names:
+            x = getattr(self, name)(x)
+            features[name] = x
+        scores = self.final_conv(x)
+        for stage in self.skips:  # coarse to fine: stride 16, then stride 8
+            scores = getattr(self, f"upscore_{stage}")(scores) + getattr(self, f"score_{stage}")(features[stage])
+        return self.transpose_conv(scores)
+
+
+def fcn16s_resnet18(num_classes=21, in_channels=3, width=1.0):
+    """FCN-16s on a torchvision-layout ResNet-18: stride-32 scores ×2, plus scores of layer3 (stride 16), then ×16 (Long et al. 2015).
+
+    11,651,364 parameters for 3 channels and 21 classes, fewer than FCN-32s's 12,993,642:
+    the final upsampler's 64×64 kernel shrinks to 32×32 (−1,354,752), the skip adds 5,418.
+    """
+    return SkipFCN(resnet18_backbone(in_channels=in_channels, width=width), scaled(512, width), num_classes,
+                   skips=[("layer3", scaled(256, width))])
+
+
+def fcn8s_resnet18(num_classes=21, in_channels=3, width=1.0):
+    """FCN-8s on a torchvision-layout ResNet-18: skips from layer3 (stride 16) and layer2 (stride 8), then ×8 (Long et al. 2015).
+
+    11,322,462 parameters for 3 channels and 21 classes (the final upsampler's kernel is 16×16).
+    """
+    return SkipFCN(resnet18_backbone(in_channels=in_channels, width=width), scaled(512, width), num_classes,
+                   skips=[("layer3", scaled(256, width)), ("layer2", scaled(128, width))])
+
+
 def _numpy_value(value):
     """A NumPy array from a NumPy/CuPy array, a minicnn Tensor or a PyTorch tensor."""
     if isinstance(value, Tensor):
