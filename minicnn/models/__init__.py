@@ -7,7 +7,8 @@ network, 1/16 a tiny copy for the tests). ``vgg11(ratio=r)`` is d2l's name for `
 from .alexnet import alexnet
 from .cbam import CBAMBlock, CBAMResidual, ChannelAttention, cbam_resnet18
 from .densenet import DenseBlock, bottleneck_layer, conv_block, densenet, densenet121, transition_block
-from .fcn import FCN, fcn_resnet18, load_backbone
+from .dense_evaluation import dense_evaluate
+from .fcn import FCN, SkipFCN, fcn8s_resnet18, fcn16s_resnet18, fcn_resnet18, load_backbone
 from .googlenet import GoogLeNet, Inception, aux_classifier, googlenet, googlenet_loss
 from .inception_v3 import AsymmetricInception, FactorizedInception, GridReduction, inception_v3
 from .init_xavier import init_xavier_
