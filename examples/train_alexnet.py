@@ -3,10 +3,15 @@
 On a CPU use e.g. ``--resize 96 --train-subset 6000``: the dense head adapts to the size
 (65 pixels is the smallest AlexNet takes: its 11×11/4 convolution and three 3×3/2 max-pools).
 """
+from augment import augmentation
 from common import parser, run
 
 from minicnn import models
 
 if __name__ == "__main__":
-    args = parser("alexnet", epochs=10, batch_size=128, lr=0.01, resize=224).parse_args()
+    cli = parser("alexnet", epochs=10, batch_size=128, lr=0.01, resize=224)
+    cli.add_argument("--augment", action="store_true",
+                     help="random flip, padded crop, brightness and contrast on the training images (d2l §14.1)")
+    args = cli.parse_args()
+    args.train_transform = augmentation(args.resize or 28) if args.augment else None
     run("alexnet", lambda side: models.alexnet(image_size=side), args)
