@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from cupy_standin import host
+from minicnn import backend
 from minicnn.kernels import gpu_cupy, reference
 
 DTYPES = ("float32", "float64")
@@ -161,6 +162,22 @@ def test_host_compiled_batch_norm_agrees_with_the_formulas(host_face, rng, shape
     _check_batch_norm(host_face, shape, dtype, rng)
 
 
+def _check_running_stats(update, to_device, dtype, rng):
+    channels, count, momentum = 6, 35, 0.1
+    running_mean, running_var, mean, variance = (rng.random(channels).astype(dtype) for _ in range(4))
+    want_mean = (1 - momentum) * running_mean + momentum * mean.astype(np.float64)
+    want_var = (1 - momentum) * running_var + momentum * count / (count - 1) * variance.astype(np.float64)
+    on_device = [to_device(a) for a in (running_mean, running_var, mean, variance)]
+    update(*on_device, momentum, count)
+    np.testing.assert_allclose(backend.to_numpy(on_device[0]), want_mean, rtol=1e-6)
+    np.testing.assert_allclose(backend.to_numpy(on_device[1]), want_var, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_host_compiled_running_stats_update_agrees_with_the_formula(host_face, rng, dtype):
+    _check_running_stats(host_face.update_running_stats, np.asarray, dtype, rng)
+
+
 @pytest.fixture
 def cupy_face():
     cupy = pytest.importorskip("cupy")
@@ -190,13 +207,15 @@ def test_gpu_kernels_agree_with_reference(cupy_face, rng, dtype):
     for pool in POOLS:
         _check_pools(OnDevice(), pool, dtype, rng)
     _check_batch_norm(OnDevice(), (8, 16, 300), dtype, rng)
+    _check_running_stats(gpu_cupy.update_running_stats, cupy.asarray, dtype, rng)
 
 
 def test_batch_norm_on_the_gpu_face_passes_gradcheck(cupy_face, rng, monkeypatch):
     import minicnn.functional as F
     from minicnn import Tensor, gradcheck
     calls = []
-    for name in ("channel_moments", "batch_norm", "batch_norm_backward"):
+    fused = ("channel_moments", "update_running_stats", "batch_norm", "batch_norm_backward")
+    for name in fused:
         kernel = getattr(gpu_cupy, name)
         monkeypatch.setattr(gpu_cupy, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
     x, weight, bias = (Tensor(cupy_face.asarray(rng.standard_normal(shape)), requires_grad=True)
@@ -204,4 +223,4 @@ def test_batch_norm_on_the_gpu_face_passes_gradcheck(cupy_face, rng, monkeypatch
     running_mean, running_var = cupy_face.zeros(4), cupy_face.ones(4)
     assert gradcheck(lambda *a: F.batch_norm(*a[:1], running_mean, running_var, *a[1:], training=True),
                      [x, weight, bias])
-    assert set(calls) == {"channel_moments", "batch_norm", "batch_norm_backward"}
+    assert set(calls) == set(fused)

@@ -92,6 +92,9 @@ class BatchNorm(Function):
         """running ← (1 - momentum)·running + momentum·batch, with the unbiased batch variance."""
         if self.running_mean is None:
             return
+        fast = kernels.fused("update_running_stats", self.running_mean, self.running_var, mean, variance)
+        if fast:
+            return fast(self.running_mean, self.running_var, mean, variance, self.momentum, count)
         self.running_mean *= 1 - self.momentum
         self.running_mean += self.momentum * mean
         self.running_var *= 1 - self.momentum

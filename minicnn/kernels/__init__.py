@@ -34,7 +34,7 @@ __all__ = [
 
 # the ops a face may replace with a fused loop of the same name (see the module docstring)
 FUSED = ("channel_sums", "channel_moments", "batch_norm", "batch_norm_backward",
-         "matmul", "sigmoid", "sigmoid_backward")
+         "update_running_stats", "matmul", "sigmoid", "sigmoid_backward")
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 

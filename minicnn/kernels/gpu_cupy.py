@@ -185,10 +185,11 @@ extern "C" __global__ void avg_pool_backward(
 """
 
 BATCH_NORM_SOURCE = r"""
-// BatchNorm of x (N, C, P) in four kernels: the statistics and the two gradient sums per
+// BatchNorm of x (N, C, P) in five kernels: the statistics and the two gradient sums per
 // channel (one block per channel, its 256 threads striding over the N·P values and adding in
-// double, then a tree sum in shared memory), and two elementwise passes. Every per-channel
-// number is made inside a kernel, so no small array needs a launch of its own.
+// double, then a tree sum in shared memory), two elementwise passes, and the running averages'
+// update. Every per-channel number is made inside a kernel, so no small array needs a launch
+// of its own.
 __device__ double block_sum(double* partial, double value)
 {
     partial[threadIdx.x] = value;
@@ -267,6 +268,19 @@ extern "C" __global__ void batch_norm_sums(
     }
 }
 
+// running ← keep·running + momentum·batch (keep = 1 − momentum), the batch variance made
+// unbiased: unbiased_momentum = momentum·N·P/(N·P − 1). One thread per channel.
+extern "C" __global__ void update_running_stats(
+    scalar_t* running_mean, scalar_t* running_var, const scalar_t* mean,
+    const scalar_t* variance, const scalar_t keep, const scalar_t momentum,
+    const scalar_t unbiased_momentum, const int C)
+{
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += blockDim.x * gridDim.x) {
+        running_mean[c] = keep * running_mean[c] + momentum * mean[c];
+        running_var[c] = keep * running_var[c] + unbiased_momentum * variance[c];
+    }
+}
+
 // dL/dx = (g − mean(g) − (x − μ)·slope)·γ/σ
 extern "C" __global__ void batch_norm_grad_input(
     const scalar_t* grad, const scalar_t* x, const scalar_t* mean, const scalar_t* inv_std,
@@ -289,11 +303,12 @@ SOURCES = {
     "max_pool_backward": MAX_POOL_BACKWARD_SOURCE,
     "avg_pool": AVG_POOL_SOURCE,
     "avg_pool_backward": AVG_POOL_BACKWARD_SOURCE,
-    # one source, four kernels: they share block_sum
+    # one source, five kernels: two share block_sum
     "channel_moments": BATCH_NORM_SOURCE,
     "batch_norm": BATCH_NORM_SOURCE,
     "batch_norm_sums": BATCH_NORM_SOURCE,
     "batch_norm_grad_input": BATCH_NORM_SOURCE,
+    "update_running_stats": BATCH_NORM_SOURCE,
 }
 C_TYPES = {"float32": "float", "float64": "double"}
 
@@ -450,3 +465,11 @@ def batch_norm_backward(grad, x, mean, inv_std, weight):
     _launch("batch_norm_grad_input", x.dtype, x.size, grad, x, mean, inv_std, weight, mean_grad,
             slope, grad_x, *x.shape)
     return grad_x, grad_weight, grad_bias
+
+
+def update_running_stats(running_mean, running_var, mean, variance, momentum, count):
+    """running ← (1 − momentum)·running + momentum·batch in place, the variance unbiased, in one kernel."""
+    dtype = running_mean.dtype.type
+    _launch("update_running_stats", running_mean.dtype, running_mean.size, running_mean,
+            running_var, mean, variance, dtype(1 - momentum), dtype(momentum),
+            dtype(momentum * (count / (count - 1))), running_mean.size)
