@@ -73,6 +73,12 @@ def _index(key):
     return key
 
 
+def _is_basic(key):
+    """True for an index of ints, slices, None and Ellipsis only (NumPy's basic indexing)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(isinstance(k, (int, slice, type(None), type(Ellipsis))) for k in parts)
+
+
 def _binary(op, name, reflected=False):
     def method(self, other):
         if isinstance(other, numpy.ndarray):
@@ -183,7 +189,8 @@ class ndarray:
         return (self[i] for i in range(len(self)))
 
     def __getitem__(self, key):
-        launches["getitem"] += 1
+        if not _is_basic(key):  # basic indexing is a view; a gather is a kernel
+            launches["getitem"] += 1
         return wrap(self._array[_index(key)])
 
     def __setitem__(self, key, value):
