@@ -93,3 +93,15 @@ def test_raw_kernel_runs_the_cuda_source_and_checks_argument_types(cupy):
                               numpy.int32(5)))
     with pytest.raises(ValueError, match="no `extern \"C\" __global__ void missing"):
         cupy.RawKernel(SCALE, "missing")
+
+
+def test_each_cuda_source_is_compiled_once_and_kept(cupy, monkeypatch):
+    from cupy_standin import host
+    source = SCALE.replace("factor * x[k]", "x[k] * factor")  # a source no other test builds
+    host.library(source)
+    monkeypatch.setattr(host, "_compile", lambda *a: pytest.fail("compiled a second time"))
+    host._libraries.clear()  # a new process: the library comes from the disk cache
+    kernel = cupy.RawKernel(source, "scale")
+    x = cupy.arange(3, dtype=cupy.float32)
+    kernel((1,), (32,), (x, x, numpy.float32(2), numpy.int32(3)))
+    numpy.testing.assert_array_equal(x.get(), [0, 2, 4])
