@@ -5,9 +5,9 @@ inside their own parallel tasks, so each product must run on one thread. minicnn
 own copy of OpenBLAS for that (the ``scipy-openblas32`` wheel, the build NumPy and SciPy
 ship) and sets it to one thread after loading, leaving NumPy's and SciPy's BLAS and the
 environment as the user configured them. (Loading still starts the thread pool that
-OPENBLAS_NUM_THREADS, or the core count, asks for; set to one thread, it never wakes them.) (Numba's ``np.dot`` calls SciPy's OpenBLAS, whose thread count follows
-OPENBLAS_NUM_THREADS: set to 2, the 16 small products of a Winograd convolution ran 6×
-slower.) ``gemm`` reaches ``cblas_sgemm``/``cblas_dgemm`` by name, as a C function Numba
+OPENBLAS_NUM_THREADS, or the core count, asks for; set to one thread, it never wakes them.)
+Numba's own ``np.dot`` would call SciPy's OpenBLAS instead, with whatever threads the user
+gave it, each competing with Numba's for the cores. ``gemm`` reaches ``cblas_sgemm``/``cblas_dgemm`` by name, as a C function Numba
 links against (``numba.types.ExternalFunction``), so the kernels that call it stay cached.
 
 ``gemm`` takes any 2-D float array whose rows or columns are contiguous, transposed views

@@ -84,8 +84,8 @@ SKEW = 16  # elements between the 16 matrices of a chunk, so that their rows fal
 @njit(cache=True)
 def _sixteen(rows, columns, like):
     # room for 16 matrices (rows × columns), each contiguous, SKEW elements apart: one row each
-    # of a (16, rows·columns + SKEW) array. Packed, the 16 entries of a tile lay a multiple of
-    # 4 KiB apart for common shapes and fought over the same few L1 cache sets (3–4× slower)
+    # of a (16, rows·columns + SKEW) array. Packed, the 16 entries of a tile would lie a
+    # multiple of 4 KiB apart for common shapes and fight over the same few L1 cache sets
     return np.empty((16, rows * columns + SKEW), dtype=like.dtype)
 
 
