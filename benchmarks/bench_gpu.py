@@ -6,13 +6,16 @@ launch. Every timed region here ends with a device synchronisation (CuPy's
 is reported. Rows: one LeNet epoch on Fashion-MNIST (batch 256); a ResNet-18 training step
 (batch 32, 1×96×96), also as host time alone (the Python side of a step, which hides the GPU's
 work when it is longer); the op shapes of issue 3 (forward + backward); PyTorch CUDA's
-ResNet-18 step. ``--dry-run`` runs small sizes, for the CuPy stand-in on a CPU (the numbers
-then mean nothing; the stand-in's kernel-launch count per ResNet-18 step is printed instead).
+ResNet-18 step; last, a cProfile of a few ResNet-18 steps' host time. ``--dry-run`` runs
+small sizes, for the CuPy stand-in on a CPU (the numbers then mean nothing; the stand-in's
+kernel-launch count per ResNet-18 step is printed instead).
 Usage (on a CUDA machine): python benchmarks/bench_gpu.py [--repeats 5] [--json rows.json]
 """
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import sys
 import time
 
@@ -111,6 +114,19 @@ def resnet_rows(rows, sizes, repeats, sync):
         step()
         report(rows, "resnet_launches", "ResNet-18 step, kernel launches (stand-in count)",
                sum(cupy.launches.values()), "launches")
+    return step
+
+
+def host_profile(step, sync, steps):
+    """Where a step's host time goes: cProfile's top functions over ``steps`` steps."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(steps):
+        step()
+    sync()
+    profiler.disable()
+    print(f"host profile of {steps} ResNet-18 steps (top 15 by own time):")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(15)
 
 
 def op_rows(rows, repeats, sync):
@@ -152,6 +168,8 @@ def main():
     cli.add_argument("--repeats", type=int, default=5)
     cli.add_argument("--dry-run", action="store_true", help="small sizes (for the CuPy stand-in)")
     cli.add_argument("--json", help="also write the rows to this file")
+    cli.add_argument("--profile-steps", type=int, default=10,
+                     help="end with a cProfile of this many ResNet-18 steps (0: none)")
     args = cli.parse_args()
     sizes = DRY_RUN if args.dry_run else FULL
     backend.use("cupy")  # raises the clear BackendError where there is no GPU
@@ -160,10 +178,12 @@ def main():
     rows = {"device": cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()}
     print(f"device: {rows['device']}")
     lenet_row(rows, sizes, args.repeats, sync)
-    resnet_rows(rows, sizes, args.repeats, sync)
+    step = resnet_rows(rows, sizes, args.repeats, sync)
     if sizes["ops"]:
         op_rows(rows, args.repeats, sync)
     torch_rows(rows, sizes, args.repeats)
+    if args.profile_steps:
+        host_profile(step, sync, args.profile_steps)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -23,7 +23,7 @@ if [ "${1:-}" = "--dry-run" ]; then
     DRY_RUN=1
     export PYTHONPATH="$PWD/tests/cupy_standin:$PWD/tests:$PYTHONPATH"
     LENET_ARGS=(--epochs 2 --train-subset 1024 --test-subset 512)
-    BENCH_ARGS=(--dry-run --repeats 1)
+    BENCH_ARGS=(--dry-run --repeats 1 --profile-steps 1)
     LIMITS=(1800 600 900)  # seconds for the three steps: a CPU is slow, nothing to hurry for
 else
     LENET_ARGS=(--epochs 2)
