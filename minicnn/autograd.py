@@ -12,7 +12,6 @@ import weakref
 
 from . import backend
 from .device import device_of
-from .live_array import as_live
 
 _grad_enabled = True
 
@@ -40,15 +39,20 @@ def _default_float(array):
     return array
 
 
-class _ArraySlot:
-    """``tensor.data = value`` stores the array of ``value`` (an array or a Tensor) as a LiveArray.
+class ArraySlot:
+    """``tensor.data = value`` stores the array of ``value`` (an array or a Tensor).
 
     Only assignment goes through here: a descriptor without ``__get__`` leaves reading
-    ``tensor.data`` to the instance's own dictionary, so the hot path reads a plain attribute.
+    ``tensor.data`` to the instance's own dictionary, so the hot path reads a plain
+    attribute. Parameter's slot also makes the array a LiveArray (``weight.data.copy_``).
     """
 
     def __set__(self, tensor, value):
-        tensor.__dict__["data"] = as_live(value.data if isinstance(value, Tensor) else value)
+        tensor.__dict__["data"] = self.prepare(value.data if isinstance(value, Tensor) else value)
+
+    def prepare(self, array):
+        """The array as it is stored (subclasses may wrap it)."""
+        return array
 
 
 class Tensor:
@@ -57,14 +61,16 @@ class Tensor:
     ``data`` is the live array of its backend (NumPy or CuPy): writing into it changes the
     tensor, and assigning to it (an array or a Tensor) replaces the values. NumPy/CuPy
     arrays are used as they are (same memory, dtype kept); lists and scalars become arrays
-    of the active backend (floats as float32). A NumPy ``data`` is a ``LiveArray``, which
-    also answers PyTorch's ``data.copy_(...)``. The PyTorch-style methods (``t.view``,
-    ``t == u``, ``float(t)``, ...) are attached in ``functional/tensor_methods.py``.
+    of the active backend (floats as float32). Tensors made by ``minicnn.tensor``,
+    ``zeros``, ... and Parameters hold a ``LiveArray``, a NumPy array that also answers
+    PyTorch's ``data.copy_(...)`` and ``data.data``; results computed from one are LiveArrays
+    too. The PyTorch-style methods (``t.view``, ``t == u``, ``float(t)``, ...) are attached
+    in ``functional/tensor_methods.py``.
     """
 
     __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
     __hash__ = object.__hash__  # `==` compares elementwise, but a Tensor is still a dict key by identity
-    data = _ArraySlot()
+    data = ArraySlot()
 
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):

@@ -11,6 +11,7 @@ from . import backend
 from . import random as mrandom
 from .autograd import Tensor
 from .device import backend_name
+from .live_array import as_live
 
 float32 = numpy.dtype("float32")
 float64 = double = numpy.dtype("float64")
@@ -39,7 +40,8 @@ def _shape(shape, size=None):
 
 
 def _make(array, requires_grad):
-    return Tensor(array, requires_grad=requires_grad)
+    """A Tensor on ``array`` viewed as a LiveArray: what PyTorch code may do with ``t.data`` works."""
+    return Tensor(as_live(array), requires_grad=requires_grad)
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):

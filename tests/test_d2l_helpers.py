@@ -123,3 +123,14 @@ def test_voc_loads_from_a_local_copy_and_trains_with_train_ch13(monkeypatch, tmp
     printed = capsys.readouterr().out
     assert re.search(r"^loss \d+\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$", printed, re.M)
     assert "examples/sec on [device(type='cpu')]" in printed
+
+
+def test_show_images_and_set_figsize(in_tmp):
+    plt = d2l.plt
+    d2l.set_figsize((2.0, 1.5))
+    assert tuple(plt.rcParams["figure.figsize"]) == (2.0, 1.5)
+    images = [minicnn.rand(4, 5), minicnn.rand(4, 5, 3).numpy(), minicnn.zeros(4, 5)]
+    axes = d2l.show_images(images, 1, 3, titles=["a", "b", "c"], scale=1)
+    assert len(axes) == 3 and [ax.get_title() for ax in axes] == ["a", "b", "c"]
+    assert axes[1].images[0].get_array().shape == (4, 5, 3)
+    plt.close("all")

@@ -196,8 +196,8 @@ def setitem(a, index, value):
 
 
 def concat(tensors, axis=1, *, dim=None):
-    """Join tensors along ``axis`` (channels by default): Inception and DenseNet use it (d2l §8.4, §8.7)."""
-    return Concat(dim_or_axis("concat", dim, axis))(*tensors)
+    """Join tensors along ``axis`` (channels by default; ``dim=`` also names it): Inception and DenseNet use it (d2l §8.4, §8.7)."""
+    return Concat(axis if dim is None else dim)(*tensors)
 
 
 def cat(tensors, dim=None, *, axis=None):
