@@ -41,7 +41,7 @@ KERNEL_TYPES = {
     "max_pool2d": "pooling", "max_pool2d_backward": "pooling",
     "avg_pool2d": "pooling", "avg_pool2d_backward": "pooling",
     "sigmoid": "activations", "sigmoid_backward": "activations", "matmul": "linear",
-    "channel_sums": "conv bias, checks and copies", "channel_moments": "normalization (BatchNorm ...)",
+    "channel_sums": "conv bias, checks and copies", "add_channel_bias": "conv bias, checks and copies", "channel_moments": "normalization (BatchNorm ...)",
     "batch_norm": "normalization (BatchNorm ...)", "batch_norm_backward": "normalization (BatchNorm ...)",
 }
 # module of a Function subclass (its last dotted part) -> op type
@@ -140,7 +140,7 @@ def _targets():
     for face in faces:  # their own im2col/col2im (called from inside conv2d and pooling), fused loops
         for name in ("im2col", "col2im") + kernels.FUSED:
             if hasattr(face, name):
-                yield face, name, KERNEL_TYPES[name], f"{face.__name__.rsplit('.', 1)[1]}.{name}"
+                yield face, name, KERNEL_TYPES.get(name, "other kernels"), f"{face.__name__.rsplit('.', 1)[1]}.{name}"
     for cls in _subclasses(Function):
         op_type = FUNCTION_TYPES.get(cls.__module__.rsplit(".", 1)[-1], "other Functions")
         for method in ("forward", "backward"):

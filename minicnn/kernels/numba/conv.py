@@ -297,6 +297,26 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     return out
 
 
+@njit(parallel=True, cache=True)
+def _add_channel_bias(y, bias):
+    # y[n, c, p] += bias[c], one plane per task
+    channels = y.shape[1]
+    for t in prange(y.shape[0] * channels):
+        plane, b = y[t // channels, t % channels], bias[t % channels]
+        for p in range(plane.shape[0]):
+            plane[p] += b
+
+
+def add_channel_bias(y, bias):
+    """y += b, one number per channel of y (N, C, H, W), in place, one parallel pass; the
+    adjoint of ``channel_sums`` (``functional.conv``)."""
+    if not y.flags.c_contiguous:
+        y += bias.reshape(1, -1, 1, 1)
+        return y
+    _add_channel_bias(y.reshape(y.shape[0], y.shape[1], -1), np.ascontiguousarray(bias))
+    return y
+
+
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
 def _channel_sums(a, sums):
     # sums[c] = Σ_n Σ_p a[n, c, p]; "reassoc" lets LLVM keep several partial sums in SIMD lanes
