@@ -1,6 +1,6 @@
 """Op-level timings: forward + backward of convolution and pooling, minicnn against PyTorch CPU.
 
-For each shape of issue 3 it times ``y = op(x, ...); y.backward(ones)`` (autograd included)
+For each shape of ``CASES`` it times ``y = op(x, ...); y.backward(ones)`` (autograd included)
 three ways in one process: minicnn's Numba face, minicnn's readable reference face
 (``MINICNN_NUMBA=0``) and PyTorch, all with the same number of threads. Each contender runs
 its repeats back to back after a warm-up and the median is reported, so one library's idle

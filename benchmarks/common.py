@@ -61,8 +61,7 @@ def blas_threads_from_args(args):
 
     OpenBLAS reads OPENBLAS_NUM_THREADS once, when NumPy (or SciPy) loads it. On a machine
     whose cores are busy with other work, two OpenBLAS threads that spin-wait for each other
-    can turn a 0.25 ms matrix product into 16–32 ms (measured on the 2-core machine of
-    docs/performance.md); one thread avoids that.
+    make a small matrix product many times slower (docs/performance.md); one thread avoids that.
     """
     if "numpy" in sys.modules:
         raise RuntimeError("blas_threads_from_args must run before NumPy is imported")
