@@ -96,7 +96,7 @@ def test_train_ch6_prints_the_books_two_lines(fashion, in_tmp, capsys):
 
 
 def test_voc_missing_names_where_to_put_it(monkeypatch, tmp_path):
-    monkeypatch.setattr(d2l, "search_folders", lambda name: [tmp_path / name])
+    monkeypatch.setattr(d2l.data, "search_folders", lambda name: [tmp_path / name])
     with pytest.raises(DatasetNotFoundError, match="does not download") as error:
         d2l.load_data_voc(2, (4, 4))
     assert str(tmp_path / "voc2012") in str(error.value) and "VOCtrainval_11-May-2012.tar" in str(error.value)
@@ -109,7 +109,7 @@ def test_voc_loads_from_a_local_copy_and_trains_with_train_ch13(monkeypatch, tmp
     root = tmp_path / "voc2012" / "VOCdevkit" / "VOC2012"
     for split in ("train", "val"):
         _write_voc(root, {f"{split}_{i}": _example(rng, 8, 10) for i in range(4)}, image_set=split)
-    monkeypatch.setattr(d2l, "search_folders", lambda name: [tmp_path / name])
+    monkeypatch.setattr(d2l.data, "search_folders", lambda name: [tmp_path / name])
     train, test = d2l.load_data_voc(2, (6, 8))
     X, y = next(iter(train))
     assert X.shape == (2, 3, 6, 8) and y.shape == (2, 6, 8) and y.dtype == numpy.int64
