@@ -133,8 +133,8 @@ def _input_channels(model):
 def smallest_side(build_model, largest):
     """The smallest side from 1 to ``largest`` the network takes, by bisection; None if it does not take ``largest``.
 
-    Every convolution and pooling maps a larger input to an output at least as large, so
-    below a side the network takes, the sides it takes form one unbroken range.
+    Every convolution and pooling maps a larger input to an output at least as large, so up
+    to ``largest`` the sides the network takes are one unbroken range that ends there.
     """
     if _try_side(build_model, largest)[0] is None:
         return None
