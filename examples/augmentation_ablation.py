@@ -1,12 +1,13 @@
 """Does augmentation help? A small CNN on 5,000 Fashion-MNIST images, with and without it (d2l §14.1).
 
 With few training images a network with room to spare soon fits them all and its test
-accuracy stops rising: it learns the training set, not the classes. Augmentation shows it each image
-differently every epoch (here ``--augment``'s flip and padded crop; with ``--colour``
-also its brightness and contrast jitter), so there is more to learn from the same images. Both runs have the same
-network, initial weights, data order, optimiser, schedule and epochs; the test accuracy is on the
-full 10,000-image test set. The script writes a figure of augmented samples, a figure
-of the two runs' accuracies per epoch and ``result.json``.
+accuracy stops rising: it learns the training set, not the classes. Augmentation shows it
+each image differently every epoch (here ``--augment``'s flip and padded crop; with
+``--colour`` also its brightness and contrast jitter), so there is more to learn from the
+same images. Both runs have the same network, initial weights, data order, optimiser,
+schedule and epochs; the test accuracy is on the full 10,000-image test set. The script
+writes a figure of augmented samples, a figure of the two runs' accuracies per epoch and
+``result.json``.
 
     python examples/augmentation_ablation.py            # the run in docs/augmentation.md
 """
@@ -26,7 +27,7 @@ def parse_args():
     p = argparse.ArgumentParser(description="A small CNN on a Fashion-MNIST subset with and without augmentation.")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=os.environ.get("MINICNN_BACKEND", "numpy"))
     p.add_argument("--train-subset", type=int, default=5000, help="train on the first N training images")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.05, help="SGD with momentum 0.9, decayed to 0 by a per-epoch cosine")
     p.add_argument("--colour", action="store_true",
