@@ -178,6 +178,70 @@ def test_host_compiled_running_stats_update_agrees_with_the_formula(host_face, r
     _check_running_stats(host_face.update_running_stats, np.asarray, dtype, rng)
 
 
+def _check_small_kernels(face, dtype, rng):
+    """The sigmoid pair, a bias and its per-channel sums, and the weight gradient, against NumPy."""
+    tolerance = dict(rtol=2e-6, atol=1e-7) if dtype == "float32" else dict(rtol=1e-13, atol=1e-15)
+    x = (4 * rng.standard_normal((3, 5, 4, 3))).astype(dtype)
+    x.flat[:3] = (-80, 80, 0)  # where a naive 1 / (1 + e^-x) would overflow in float32
+    x64 = x.astype(np.float64)
+    y = face.sigmoid(x)
+    np.testing.assert_allclose(y, 1 / (1 + np.exp(-x64)), **tolerance)
+    grad = rng.standard_normal(x.shape).astype(dtype)
+    y64 = np.asarray(y, dtype=np.float64)
+    np.testing.assert_allclose(face.sigmoid_backward(grad, y), grad * y64 * (1 - y64), **tolerance)
+    bias = rng.standard_normal(5).astype(dtype)
+    np.testing.assert_allclose(face.add_channel_bias(x.copy(), bias), x64 + bias.reshape(1, -1, 1, 1),
+                               **tolerance)
+    np.testing.assert_allclose(face.channel_sums(x), x64.sum(axis=(0, 2, 3)), rtol=1e-6, atol=1e-5)
+    shape, kernel, stride, padding, dilation = GEOMETRIES[0]
+    image = rng.standard_normal(shape).astype(dtype)
+    grad_y = rng.standard_normal(reference.conv2d(image, rng.standard_normal((4, shape[1]) + kernel).astype(dtype),
+                                                  stride, padding, dilation).shape).astype(dtype)
+    np.testing.assert_allclose(face.conv2d_weight(image, grad_y, kernel, stride, padding, dilation),
+                               reference.conv2d_weight(image, grad_y, kernel, stride, padding, dilation),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_host_compiled_small_kernels_agree_with_numpy(host_face, rng, dtype):
+    _check_small_kernels(host_face, dtype, rng)
+
+
+SGD_SETTINGS = [
+    dict(momentum=0, dampening=0, weight_decay=0, nesterov=False),
+    dict(momentum=0.9, dampening=0.1, weight_decay=0.01, nesterov=False),
+    dict(momentum=0.8, dampening=0, weight_decay=0.001, nesterov=True),
+]
+
+
+def _check_sgd_step(step, to_device, to_host, dtype, rng, settings, transposed):
+    """Three steps of the kernel against PyTorch's SGD rule written out in float64."""
+    lr, momentum = 0.1, settings["momentum"]
+    weight = rng.standard_normal((4, 3)).astype(dtype)
+    grads = [rng.standard_normal((4, 3)).astype(dtype) for _ in range(3)]
+    want, buffer = weight.astype(np.float64), None
+    for g in grads:
+        d = g + settings["weight_decay"] * want
+        if momentum:
+            buffer = d if buffer is None else momentum * buffer + (1 - settings["dampening"]) * d
+            d = d + momentum * buffer if settings["nesterov"] else buffer
+        want = want - lr * d
+    on_device = to_device(weight.T.copy()).T if transposed else to_device(weight)
+    state = None
+    for g in grads:
+        state = step(on_device, to_device(g), state, lr, momentum, settings["dampening"],
+                     settings["weight_decay"], settings["nesterov"])
+    assert (state is None) == (momentum == 0)
+    np.testing.assert_allclose(to_host(on_device), want, rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("settings", SGD_SETTINGS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_host_compiled_sgd_step_follows_pytorchs_rule(host_face, rng, dtype, settings, transposed):
+    _check_sgd_step(host_face.sgd_step, np.asarray, np.asarray, dtype, rng, settings, transposed)
+
+
 @pytest.fixture
 def cupy_face():
     cupy = pytest.importorskip("cupy")
@@ -208,19 +272,57 @@ def test_gpu_kernels_agree_with_reference(cupy_face, rng, dtype):
         _check_pools(OnDevice(), pool, dtype, rng)
     _check_batch_norm(OnDevice(), (8, 16, 300), dtype, rng)
     _check_running_stats(gpu_cupy.update_running_stats, cupy.asarray, dtype, rng)
+    _check_small_kernels(OnDevice(), dtype, rng)
+    for settings in SGD_SETTINGS:
+        for transposed in (False, True):
+            _check_sgd_step(gpu_cupy.sgd_step, cupy.asarray, cupy.asnumpy, dtype, rng, settings, transposed)
+
+
+def _recording(monkeypatch, names):
+    """Make gpu_cupy's ``names`` note each call in the returned list."""
+    calls = []
+    for name in names:
+        kernel = getattr(gpu_cupy, name)
+        monkeypatch.setattr(gpu_cupy, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
+    return calls
 
 
 def test_batch_norm_on_the_gpu_face_passes_gradcheck(cupy_face, rng, monkeypatch):
     import minicnn.functional as F
     from minicnn import Tensor, gradcheck
-    calls = []
     fused = ("channel_moments", "update_running_stats", "batch_norm", "batch_norm_backward")
-    for name in fused:
-        kernel = getattr(gpu_cupy, name)
-        monkeypatch.setattr(gpu_cupy, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
+    calls = _recording(monkeypatch, fused)
     x, weight, bias = (Tensor(cupy_face.asarray(rng.standard_normal(shape)), requires_grad=True)
                        for shape in ((3, 4, 5, 2), (4,), (4,)))
     running_mean, running_var = cupy_face.zeros(4), cupy_face.ones(4)
     assert gradcheck(lambda *a: F.batch_norm(*a[:1], running_mean, running_var, *a[1:], training=True),
                      [x, weight, bias])
     assert set(calls) == set(fused)
+
+
+@pytest.mark.parametrize("settings", SGD_SETTINGS[1:])
+def test_sgd_on_the_gpu_face_matches_the_numpy_backend(cupy_face, rng, monkeypatch, settings):
+    from minicnn import Tensor, optim
+    calls = _recording(monkeypatch, ["sgd_step"])
+    start = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(3)]
+    finals = []
+    for to_device in (np.asarray, cupy_face.asarray):
+        w = Tensor(to_device(start.copy()), requires_grad=True)
+        opt = optim.SGD([w], lr=0.05, **settings)
+        for g in grads:
+            w.grad = to_device(g)
+            opt.step()
+        finals.append(backend.to_numpy(w.data))
+        assert backend.to_numpy(opt.state[0]["momentum_buffer"]).shape == start.shape
+    np.testing.assert_allclose(finals[1], finals[0], rtol=1e-6, atol=1e-7)
+    assert calls == ["sgd_step"] * 3
+
+
+def test_sigmoid_on_the_gpu_face_passes_gradcheck(cupy_face, rng, monkeypatch):
+    import minicnn.functional as F
+    from minicnn import Tensor, gradcheck
+    calls = _recording(monkeypatch, ["sigmoid", "sigmoid_backward"])
+    x = Tensor(cupy_face.asarray(3 * rng.standard_normal((3, 4, 5))), requires_grad=True)
+    assert gradcheck(F.sigmoid, [x])
+    assert {"sigmoid", "sigmoid_backward"} <= set(calls)

@@ -15,8 +15,9 @@ Everything here takes and returns raw arrays, never Tensors: autograd lives one 
 padding, dilation) are (height, width) pairs.
 
 A few ops are plain array code in ``minicnn.functional`` (the sigmoid, the dense layer's
-matrix product, BatchNorm's passes, a bias and its gradient) and need no kernel; a face may still
-offer a faster loop for one of them, and ``fused(name, array)`` is where functional asks.
+matrix product, BatchNorm's passes, a bias and its gradient; SGD's update in ``minicnn.optim``)
+and need no kernel; a face may still offer a faster loop for one of them, and
+``fused(name, array)`` is where functional and optim ask.
 Idea: one interface, several backends, as in Chainer's ``chainer.backend`` and CuPy's
 ``get_array_module``.
 """
@@ -34,7 +35,7 @@ __all__ = [
 
 # the ops a face may replace with a fused loop of the same name (see the module docstring)
 FUSED = ("add_channel_bias", "channel_sums", "channel_moments", "batch_norm", "batch_norm_backward",
-         "update_running_stats", "matmul", "sigmoid", "sigmoid_backward")
+         "update_running_stats", "matmul", "sigmoid", "sigmoid_backward", "sgd_step")
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 

@@ -9,6 +9,8 @@ compiled; kernels are compiled once per (name, dtype, device) and kept. The matr
 of convolution are CuPy's (cuBLAS). Importing this module does not import CuPy.
 Idea: Caffe's im2col/col2im CUDA kernels (Jia et al. 2014); CuPy's RawKernel.
 """
+import functools
+
 import numpy
 
 from . import reference
@@ -20,9 +22,9 @@ IM2COL_SOURCE = r"""
 // cols[c, i, j, n, oh, ow] = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw], or pad_value
 // outside the image. One thread per element of cols.
 extern "C" __global__ void im2col(
-    const scalar_t* x, scalar_t* cols, const int N, const int C, const int H, const int W,
-    const int kh, const int kw, const int sh, const int sw, const int ph, const int pw,
-    const int dh, const int dw, const int OH, const int OW, const scalar_t pad_value)
+    const scalar_t* x, scalar_t* cols, const scalar_t pad_value, const int N, const int C,
+    const int H, const int W, const int kh, const int kw, const int sh, const int sw,
+    const int ph, const int pw, const int dh, const int dw, const int OH, const int OW)
 {
     const long long total = (long long)C * kh * kw * N * OH * OW;
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < total;
@@ -185,11 +187,11 @@ extern "C" __global__ void avg_pool_backward(
 """
 
 BATCH_NORM_SOURCE = r"""
-// BatchNorm of x (N, C, P) in five kernels: the statistics and the two gradient sums per
-// channel (one block per channel, its 256 threads striding over the N·P values and adding in
-// double, then a tree sum in shared memory), two elementwise passes, and the running averages'
-// update. Every per-channel number is made inside a kernel, so no small array needs a launch
-// of its own.
+// Per-channel kernels of x (N, C, P). BatchNorm in five: the statistics and the two gradient
+// sums per channel (one block per channel, its 256 threads striding over the N·P values and
+// adding in double, then a tree sum in shared memory), two elementwise passes, and the running
+// averages' update. Every per-channel number is made inside a kernel, so no small array needs a
+// launch of its own. Last, a convolution's bias and its gradient, the same two patterns.
 __device__ double block_sum(double* partial, double value)
 {
     partial[threadIdx.x] = value;
@@ -203,6 +205,16 @@ __device__ double block_sum(double* partial, double value)
     return total;
 }
 
+// Σ x[:, c, :], each thread adding every blockDim.x-th value, then the block sum
+__device__ double channel_total(double* partial, const scalar_t* x, const int c, const int N,
+                                const int C, const int P)
+{
+    double total = 0;
+    for (long long k = threadIdx.x; k < (long long)N * P; k += blockDim.x)
+        total += x[((k / P) * C + c) * P + k % P];
+    return block_sum(partial, total);
+}
+
 // mean[c] = Σ x[:, c, :] / (N·P), then variance[c] = Σ (x[:, c, :] − mean[c])² / (N·P)
 extern "C" __global__ void channel_moments(
     const scalar_t* x, scalar_t* mean, scalar_t* variance, const int N, const int C, const int P)
@@ -210,10 +222,7 @@ extern "C" __global__ void channel_moments(
     __shared__ double partial[256];  // one slot per thread: launched with 256 threads
     const long long count = (long long)N * P;
     for (int c = blockIdx.x; c < C; c += gridDim.x) {
-        double total = 0;
-        for (long long k = threadIdx.x; k < count; k += blockDim.x)
-            total += x[((k / P) * C + c) * P + k % P];
-        const double mu = block_sum(partial, total) / count;
+        const double mu = channel_total(partial, x, c, N, C, P) / count;
         double squares = 0;
         for (long long k = threadIdx.x; k < count; k += blockDim.x) {
             const double d = x[((k / P) * C + c) * P + k % P] - mu;
@@ -294,6 +303,70 @@ extern "C" __global__ void batch_norm_grad_input(
         grad_x[k] = (grad[k] - mean_grad[c] - (x[k] - mean[c]) * slope[c]) * (weight[c] * inv_std[c]);
     }
 }
+
+// A convolution's bias, one number per channel of y (N, C, P), added in place
+extern "C" __global__ void add_channel_bias(
+    scalar_t* y, const scalar_t* bias, const int N, const int C, const int P)
+{
+    const long long total = (long long)N * C * P;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < total;
+         k += (long long)blockDim.x * gridDim.x)
+        y[k] += bias[(k / P) % C];
+}
+
+// its gradient: sums[c] = Σ a[:, c, :], one block per channel as above
+extern "C" __global__ void channel_sums(
+    const scalar_t* a, scalar_t* sums, const int N, const int C, const int P)
+{
+    __shared__ double partial[256];
+    for (int c = blockIdx.x; c < C; c += gridDim.x) {
+        const double total = channel_total(partial, a, c, N, C, P);
+        if (threadIdx.x == 0) sums[c] = (scalar_t)total;
+    }
+}
+"""
+
+SIGMOID_SOURCE = r"""
+// y = σ(x) = 1/(1 + z) for x ≥ 0 and z/(1 + z) for x < 0, z = e^-|x| ≤ 1: nothing overflows
+extern "C" __global__ void sigmoid(const scalar_t* x, scalar_t* y, const int n)
+{
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < n;
+         k += (long long)blockDim.x * gridDim.x) {
+        const scalar_t z = exp(-abs(x[k]));
+        y[k] = (x[k] >= 0 ? (scalar_t)1 : z) / (1 + z);
+    }
+}
+
+// dL/dx = dL/dy · y(1 − y)
+extern "C" __global__ void sigmoid_backward(
+    const scalar_t* grad, const scalar_t* y, scalar_t* grad_x, const int n)
+{
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < n;
+         k += (long long)blockDim.x * gridDim.x)
+        grad_x[k] = grad[k] * y[k] * (1 - y[k]);
+}
+"""
+
+SGD_SOURCE = r"""
+// One SGD step of a parameter w with gradient g, PyTorch's rule (optim/sgd.py):
+//   g ← g + λ·w;  b ← g on the first step, else μ·b + (1 − τ)·g;  d ← g + μ·b (Nesterov)
+//   or b, or g without momentum (then b is not touched);  w ← w − η·d
+extern "C" __global__ void sgd_step(
+    scalar_t* w, const scalar_t* g, scalar_t* b, const scalar_t lr, const scalar_t weight_decay,
+    const scalar_t momentum, const scalar_t dampening, const int nesterov, const int first,
+    const int n)
+{
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < n;
+         k += (long long)blockDim.x * gridDim.x) {
+        scalar_t d = g[k];
+        if (weight_decay != 0) d += weight_decay * w[k];
+        if (momentum != 0) {
+            b[k] = first ? d : momentum * b[k] + (1 - dampening) * d;
+            d = nesterov ? d + momentum * b[k] : b[k];
+        }
+        w[k] -= lr * d;
+    }
+}
 """
 
 SOURCES = {
@@ -303,12 +376,17 @@ SOURCES = {
     "max_pool_backward": MAX_POOL_BACKWARD_SOURCE,
     "avg_pool": AVG_POOL_SOURCE,
     "avg_pool_backward": AVG_POOL_BACKWARD_SOURCE,
-    # one source, five kernels: two share block_sum
+    # one source, seven per-channel kernels sharing block_sum
     "channel_moments": BATCH_NORM_SOURCE,
     "batch_norm": BATCH_NORM_SOURCE,
     "batch_norm_sums": BATCH_NORM_SOURCE,
     "batch_norm_grad_input": BATCH_NORM_SOURCE,
     "update_running_stats": BATCH_NORM_SOURCE,
+    "add_channel_bias": BATCH_NORM_SOURCE,
+    "channel_sums": BATCH_NORM_SOURCE,
+    "sigmoid": SIGMOID_SOURCE,
+    "sigmoid_backward": SIGMOID_SOURCE,
+    "sgd_step": SGD_SOURCE,
 }
 C_TYPES = {"float32": "float", "float64": "double"}
 
@@ -332,20 +410,27 @@ def _kernel(name, dtype):
     return _compiled[key]
 
 
-def _launch(name, dtype, total, *args):
+def _launch(name, dtype, total, args, sizes):
     """Run kernel ``name`` with one thread per element of a ``total``-element output."""
-    _run(name, dtype, min((total + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK, 2 ** 31 - 1), args)
+    _run(name, dtype, min((total + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK, 2 ** 31 - 1), args, sizes)
 
 
-def _launch_per_channel(name, dtype, channels, *args):
+def _launch_per_channel(name, dtype, channels, args, sizes):
     """Run kernel ``name`` with one block of threads per channel."""
-    _run(name, dtype, min(channels, 2 ** 31 - 1), args)
+    _run(name, dtype, min(channels, 2 ** 31 - 1), args, sizes)
 
 
-def _run(name, dtype, blocks, args):
-    # a Python int would reach the GPU as a 64-bit integer; the kernels take 32-bit ``int``s
-    ints = tuple(numpy.int32(a) if isinstance(a, (int, numpy.integer)) else a for a in args)
-    _kernel(name, dtype)((max(blocks, 1),), (THREADS_PER_BLOCK,), ints)
+def _run(name, dtype, blocks, args, sizes):
+    """Launch ``name`` on ``args`` (arrays and scalars of the kernel's dtype) then ``sizes`` (ints):
+    every kernel's parameters come in that order."""
+    _kernel(name, dtype)((max(blocks, 1),), (THREADS_PER_BLOCK,), args + _int32(sizes))
+
+
+@functools.lru_cache(maxsize=4096)
+def _int32(sizes):
+    """``sizes`` as 32-bit ints, the kernels' ``int`` (a Python int would reach the GPU as a
+    64-bit one); a layer's sizes repeat every step, so each tuple is converted once."""
+    return tuple(numpy.int32(size) for size in sizes)
 
 
 def _out_hw(shape, kernel_size, stride, padding, dilation=(1, 1)):
@@ -360,8 +445,8 @@ def im2col(x, kernel_size, stride, padding, dilation, pad_value=0.0):
     n, c, h, w = x.shape
     out_hw = _out_hw(x.shape, kernel_size, stride, padding, dilation)
     cols = cupy.empty((c * kernel_size[0] * kernel_size[1], n * out_hw[0] * out_hw[1]), x.dtype)
-    _launch("im2col", x.dtype, cols.size, x, cols, n, c, h, w, *kernel_size, *stride,
-            *padding, *dilation, *out_hw, x.dtype.type(pad_value))
+    _launch("im2col", x.dtype, cols.size, (x, cols, x.dtype.type(pad_value)),
+            (n, c, h, w, *kernel_size, *stride, *padding, *dilation, *out_hw))
     return cols
 
 
@@ -371,8 +456,8 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     cols = cupy.ascontiguousarray(cols)
     out_hw = _out_hw(x_shape, kernel_size, stride, padding, dilation)
     x = cupy.empty(x_shape, cols.dtype)
-    _launch("col2im", cols.dtype, x.size, cols, x, *x_shape, *kernel_size, *stride, *padding,
-            *dilation, *out_hw)
+    _launch("col2im", cols.dtype, x.size, (cols, x),
+            (*x_shape, *kernel_size, *stride, *padding, *dilation, *out_hw))
     return x
 
 
@@ -387,9 +472,12 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
-    """dW = dY · im2col(x)ᵀ; see reference.conv2d_weight."""
-    return reference.conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation,
-                                   im2col=im2col)
+    """dW = dY · im2col(x)ᵀ, as reference.conv2d_weight but in this orientation: cuBLAS reads the
+    transposed columns in place, and dW comes out contiguous (no copy before the update)."""
+    c_out = grad_y.shape[1]
+    cols = im2col(x, kernel_size, stride, padding, dilation)
+    rows = grad_y.transpose(1, 0, 2, 3).reshape(c_out, -1)
+    return (rows @ cols.T).reshape((c_out, x.shape[1]) + tuple(kernel_size))
 
 
 def max_pool2d(x, kernel_size, stride, padding):
@@ -399,8 +487,8 @@ def max_pool2d(x, kernel_size, stride, padding):
     out_hw = _out_hw(x.shape, kernel_size, stride, padding)
     y = cupy.empty(x.shape[:2] + out_hw, x.dtype)
     argmax = cupy.empty(y.shape, cupy.int64)
-    _launch("max_pool", x.dtype, y.size, x, y, argmax, *x.shape, *kernel_size, *stride,
-            *padding, *out_hw)
+    _launch("max_pool", x.dtype, y.size, (x, y, argmax),
+            (*x.shape, *kernel_size, *stride, *padding, *out_hw))
     return y, argmax
 
 
@@ -409,8 +497,8 @@ def max_pool2d_backward(grad_y, argmax, x_shape, kernel_size, stride, padding):
     import cupy
     grad_y, argmax = cupy.ascontiguousarray(grad_y), cupy.ascontiguousarray(argmax)
     grad_x = cupy.empty(x_shape, grad_y.dtype)
-    _launch("max_pool_backward", grad_y.dtype, grad_x.size, grad_y, argmax, grad_x, *x_shape,
-            *kernel_size, *stride, *padding, *grad_y.shape[2:])
+    _launch("max_pool_backward", grad_y.dtype, grad_x.size, (grad_y, argmax, grad_x),
+            (*x_shape, *kernel_size, *stride, *padding, *grad_y.shape[2:]))
     return grad_x
 
 
@@ -420,8 +508,8 @@ def avg_pool2d(x, kernel_size, stride, padding):
     x = cupy.ascontiguousarray(x)
     out_hw = _out_hw(x.shape, kernel_size, stride, padding)
     y = cupy.empty(x.shape[:2] + out_hw, x.dtype)
-    _launch("avg_pool", x.dtype, y.size, x, y, *x.shape, *kernel_size, *stride, *padding,
-            *out_hw)
+    _launch("avg_pool", x.dtype, y.size, (x, y),
+            (*x.shape, *kernel_size, *stride, *padding, *out_hw))
     return y
 
 
@@ -430,8 +518,8 @@ def avg_pool2d_backward(grad_y, x_shape, kernel_size, stride, padding):
     import cupy
     grad_y = cupy.ascontiguousarray(grad_y)
     grad_x = cupy.empty(x_shape, grad_y.dtype)
-    _launch("avg_pool_backward", grad_y.dtype, grad_x.size, grad_y, grad_x, *x_shape,
-            *kernel_size, *stride, *padding, *grad_y.shape[2:])
+    _launch("avg_pool_backward", grad_y.dtype, grad_x.size, (grad_y, grad_x),
+            (*x_shape, *kernel_size, *stride, *padding, *grad_y.shape[2:]))
     return grad_x
 
 
@@ -440,7 +528,7 @@ def channel_moments(x):
     import cupy
     x = cupy.ascontiguousarray(x)
     mean, variance = cupy.empty(x.shape[1], x.dtype), cupy.empty(x.shape[1], x.dtype)
-    _launch_per_channel("channel_moments", x.dtype, x.shape[1], x, mean, variance, *x.shape)
+    _launch_per_channel("channel_moments", x.dtype, x.shape[1], (x, mean, variance), x.shape)
     return mean, variance
 
 
@@ -449,7 +537,7 @@ def batch_norm(x, mean, inv_std, weight, bias):
     import cupy
     x = cupy.ascontiguousarray(x)
     y = cupy.empty_like(x)
-    _launch("batch_norm", x.dtype, x.size, x, mean, inv_std, weight, bias, y, *x.shape)
+    _launch("batch_norm", x.dtype, x.size, (x, mean, inv_std, weight, bias, y), x.shape)
     return y
 
 
@@ -459,17 +547,76 @@ def batch_norm_backward(grad, x, mean, inv_std, weight):
     import cupy
     grad, x = cupy.ascontiguousarray(grad), cupy.ascontiguousarray(x)
     grad_weight, grad_bias, mean_grad, slope = (cupy.empty(x.shape[1], x.dtype) for _ in range(4))
-    _launch_per_channel("batch_norm_sums", x.dtype, x.shape[1], grad, x, mean, inv_std,
-                        grad_weight, grad_bias, mean_grad, slope, *x.shape)
+    _launch_per_channel("batch_norm_sums", x.dtype, x.shape[1],
+                        (grad, x, mean, inv_std, grad_weight, grad_bias, mean_grad, slope), x.shape)
     grad_x = cupy.empty_like(x)
-    _launch("batch_norm_grad_input", x.dtype, x.size, grad, x, mean, inv_std, weight, mean_grad,
-            slope, grad_x, *x.shape)
+    _launch("batch_norm_grad_input", x.dtype, x.size,
+            (grad, x, mean, inv_std, weight, mean_grad, slope, grad_x), x.shape)
     return grad_x, grad_weight, grad_bias
 
 
 def update_running_stats(running_mean, running_var, mean, variance, momentum, count):
     """running ← (1 − momentum)·running + momentum·batch in place, the variance unbiased, in one kernel."""
     dtype = running_mean.dtype.type
-    _launch("update_running_stats", running_mean.dtype, running_mean.size, running_mean,
-            running_var, mean, variance, dtype(1 - momentum), dtype(momentum),
-            dtype(momentum * (count / (count - 1))), running_mean.size)
+    _launch("update_running_stats", running_mean.dtype, running_mean.size,
+            (running_mean, running_var, mean, variance, dtype(1 - momentum), dtype(momentum),
+             dtype(momentum * (count / (count - 1)))), (running_mean.size,))
+
+
+def add_channel_bias(y, bias):
+    """y += b, one number per channel of y (N, C, H, W), in place, in one kernel."""
+    if not y.flags.c_contiguous:
+        y += bias.reshape(1, -1, 1, 1)
+        return y
+    n, c = y.shape[:2]
+    _launch("add_channel_bias", y.dtype, y.size, (y, bias), (n, c, y.size // (n * c)))
+    return y
+
+
+def channel_sums(a):
+    """Σ over the batch and the pixels of a (N, C, H, W), one sum per channel in float64, in one kernel."""
+    import cupy
+    a = cupy.ascontiguousarray(a)
+    n, c = a.shape[:2]
+    sums = cupy.empty(c, a.dtype)
+    _launch_per_channel("channel_sums", a.dtype, c, (a, sums), (n, c, a.size // (n * c)))
+    return sums
+
+
+def sigmoid(x):
+    """σ(x) in one kernel; see functional.activation."""
+    import cupy
+    x = cupy.ascontiguousarray(x)
+    y = cupy.empty_like(x)
+    _launch("sigmoid", x.dtype, x.size, (x, y), (x.size,))
+    return y
+
+
+def sigmoid_backward(grad, y):
+    """dL/dx = dL/dy · y(1 − y) in one kernel."""
+    import cupy
+    grad, y = cupy.ascontiguousarray(grad), cupy.ascontiguousarray(y)
+    grad_x = cupy.empty_like(y)
+    _launch("sigmoid_backward", y.dtype, y.size, (grad, y, grad_x), (y.size,))
+    return grad_x
+
+
+def sgd_step(weight, grad, buffer, lr, momentum, dampening, weight_decay, nesterov):
+    """One SGD update of ``weight`` in place, in one kernel (optim.SGD's rule); returns the
+    momentum buffer, made on the first step, or None without momentum."""
+    import cupy
+    if not weight.flags.c_contiguous:  # the kernel walks memory: update a copy, then write it back
+        updated = cupy.ascontiguousarray(weight)
+        buffer = sgd_step(updated, grad, buffer, lr, momentum, dampening, weight_decay, nesterov)
+        weight[...] = updated
+        return buffer
+    first = momentum != 0 and buffer is None
+    if first:
+        buffer = cupy.empty_like(weight)
+    dtype = weight.dtype.type
+    # without momentum the kernel never touches the buffer: the weight fills its slot
+    _launch("sgd_step", weight.dtype, weight.size,
+            (weight, cupy.ascontiguousarray(grad), weight if buffer is None else buffer, dtype(lr),
+             dtype(weight_decay), dtype(momentum), dtype(dampening)),
+            (int(nesterov), int(first), weight.size))
+    return buffer

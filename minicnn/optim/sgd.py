@@ -8,6 +8,7 @@ With gradient g, weight decay λ, momentum μ, dampening τ and learning rate η
 exactly PyTorch's rule (its buffer starts at the first gradient, not at zero).
 Idea: d2l §12.4 (SGD) and §12.6 (momentum); Sutskever et al. 2013 for Nesterov.
 """
+from .. import kernels
 from .optimizer import Optimizer
 
 
@@ -32,9 +33,17 @@ class SGD(Optimizer):
 
     def step(self):
         """Apply one SGD update, in place, to every parameter that has a gradient."""
+        fused = {}
         for group, p, state in self._params_with_grad():
             lr, momentum = float(group["lr"]), float(group["momentum"])
             weight_decay, dampening = float(group["weight_decay"]), float(group["dampening"])
+            fast = _fused_step(fused, p.data, p.grad)
+            if fast:
+                buf = fast(p.data, p.grad, state.get("momentum_buffer"), lr, momentum, dampening,
+                           weight_decay, group["nesterov"])
+                if buf is not None:
+                    state["momentum_buffer"] = buf
+                continue
             grad = p.grad
             if weight_decay != 0:
                 grad = grad + weight_decay * p.data
@@ -52,3 +61,12 @@ class SGD(Optimizer):
             buf *= momentum
             buf += (1 - dampening) * grad
         return grad + momentum * buf if nesterov else buf
+
+
+def _fused_step(cache, weight, grad):
+    """The face's one-pass update of this rule for these arrays (``kernels.fused``: one kernel per
+    parameter on the GPU), or None; asked once per kind of array in a step, not per parameter."""
+    kind = (type(weight), weight.dtype, type(grad), grad.dtype)
+    if kind not in cache:
+        cache[kind] = kernels.fused("sgd_step", weight, grad)
+    return cache[kind]
