@@ -145,7 +145,9 @@ def _check_batch_norm(face, shape, dtype, rng):
     tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=(0, 2)), **tolerance)
     np.testing.assert_allclose(variance, x.astype(np.float64).var(axis=(0, 2)), **tolerance)
-    inv_std = (1 / np.sqrt(variance + 1e-5)).astype(dtype)
+    inv_std = face.inv_std(variance, 1e-5)
+    assert inv_std.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(inv_std, 1 / np.sqrt(variance.astype(np.float64) + 1e-5), **tolerance)
     weight, bias = (rng.standard_normal(shape[1]).astype(dtype) for _ in range(2))
     grad = rng.standard_normal(shape).astype(dtype)
     expected = _batch_norm_float64(*(a.astype(np.float64) for a in (grad, x, mean, inv_std, weight, bias)))
@@ -290,7 +292,7 @@ def _recording(monkeypatch, names):
 def test_batch_norm_on_the_gpu_face_passes_gradcheck(cupy_face, rng, monkeypatch):
     import minicnn.functional as F
     from minicnn import Tensor, gradcheck
-    fused = ("channel_moments", "update_running_stats", "batch_norm", "batch_norm_backward")
+    fused = ("channel_moments", "inv_std", "update_running_stats", "batch_norm", "batch_norm_backward")
     calls = _recording(monkeypatch, fused)
     x, weight, bias = (Tensor(cupy_face.asarray(rng.standard_normal(shape)), requires_grad=True)
                        for shape in ((3, 4, 5, 2), (4,), (4,)))

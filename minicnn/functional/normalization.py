@@ -21,8 +21,14 @@ def _moments(x, axes):
 
 def _standardize(x, mean, variance, eps):
     """(x̂, 1/σ): x̂ = (x - μ) / √(σ² + ε)."""
-    inv_std = 1 / get_array_module(x).sqrt(variance + eps)
+    inv_std = _inv_std(variance, eps)
     return (x - mean) * inv_std, inv_std
+
+
+def _inv_std(variance, eps):
+    """1/σ = 1/√(σ² + ε), by the face's fused loop where it has one (one GPU kernel, not three)."""
+    fast = kernels.fused("inv_std", variance)
+    return fast(variance, eps) if fast else 1 / get_array_module(variance).sqrt(variance + eps)
 
 
 def _standardize_backward(grad_hat, x_hat, inv_std, axes):
@@ -68,7 +74,7 @@ class BatchNorm(Function):
         xp = get_array_module(x)
         flat = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, H·W): one plane per sample and channel
         mean, variance = self._batch_statistics(flat) if self.training else (self.running_mean, self.running_var)
-        inv_std = 1 / xp.sqrt(variance + self.eps)
+        inv_std = _inv_std(variance, self.eps)
         weight = xp.ones_like(inv_std) if weight is None else weight
         bias = xp.zeros_like(inv_std) if bias is None else bias
         self.save_for_backward(flat, mean, inv_std, weight)

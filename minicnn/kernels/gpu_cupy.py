@@ -187,10 +187,10 @@ extern "C" __global__ void avg_pool_backward(
 """
 
 BATCH_NORM_SOURCE = r"""
-// Per-channel kernels of x (N, C, P). BatchNorm in five: the statistics and the two gradient
+// Per-channel kernels of x (N, C, P). BatchNorm in six: the statistics and the two gradient
 // sums per channel (one block per channel, its 256 threads striding over the N·P values and
-// adding in double, then a tree sum in shared memory), two elementwise passes, and the running
-// averages' update. Every per-channel number is made inside a kernel, so no small array needs a
+// adding in double, then a tree sum in shared memory), 1/σ, two elementwise passes, and the
+// running averages' update. Every per-channel number is made inside a kernel, so no small array needs a
 // launch of its own. Last, a convolution's bias and its gradient, the same two patterns.
 __device__ double block_sum(double* partial, double value)
 {
@@ -234,6 +234,15 @@ extern "C" __global__ void channel_moments(
             variance[c] = (scalar_t)var;
         }
     }
+}
+
+// inv_std = 1/√(variance + ε), elementwise (one number per channel, or per sample and group)
+extern "C" __global__ void inv_std(
+    const scalar_t* variance, scalar_t* out, const scalar_t eps, const int n)
+{
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < n;
+         k += (long long)blockDim.x * gridDim.x)
+        out[k] = 1 / sqrt(variance[k] + eps);
 }
 
 // y = scale·x + shift with scale = γ/σ and shift = β − μ·scale: y = γ (x − μ)/σ + β
@@ -376,8 +385,9 @@ SOURCES = {
     "max_pool_backward": MAX_POOL_BACKWARD_SOURCE,
     "avg_pool": AVG_POOL_SOURCE,
     "avg_pool_backward": AVG_POOL_BACKWARD_SOURCE,
-    # one source, seven per-channel kernels sharing block_sum
+    # one source, eight per-channel kernels, three sharing block_sum
     "channel_moments": BATCH_NORM_SOURCE,
+    "inv_std": BATCH_NORM_SOURCE,
     "batch_norm": BATCH_NORM_SOURCE,
     "batch_norm_sums": BATCH_NORM_SOURCE,
     "batch_norm_grad_input": BATCH_NORM_SOURCE,
@@ -530,6 +540,16 @@ def channel_moments(x):
     mean, variance = cupy.empty(x.shape[1], x.dtype), cupy.empty(x.shape[1], x.dtype)
     _launch_per_channel("channel_moments", x.dtype, x.shape[1], (x, mean, variance), x.shape)
     return mean, variance
+
+
+def inv_std(variance, eps):
+    """1/√(variance + ε) elementwise, in one kernel."""
+    import cupy
+    variance = cupy.ascontiguousarray(variance)
+    out = cupy.empty_like(variance)
+    _launch("inv_std", variance.dtype, variance.size, (variance, out, variance.dtype.type(eps)),
+            (variance.size,))
+    return out
 
 
 def batch_norm(x, mean, inv_std, weight, bias):
