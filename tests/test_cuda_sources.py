@@ -181,7 +181,8 @@ def test_host_compiled_running_stats_update_agrees_with_the_formula(host_face, r
 
 
 def _check_small_kernels(face, dtype, rng):
-    """The sigmoid pair, a bias and its per-channel sums, and the weight gradient, against NumPy."""
+    """The sigmoid pair, a bias and its per-channel and per-column sums, and the weight gradient,
+    against NumPy."""
     tolerance = dict(rtol=2e-6, atol=1e-7) if dtype == "float32" else dict(rtol=1e-13, atol=1e-15)
     x = (4 * rng.standard_normal((3, 5, 4, 3))).astype(dtype)
     x.flat[:3] = (-80, 80, 0)  # where a naive 1 / (1 + e^-x) would overflow in float32
@@ -195,6 +196,8 @@ def _check_small_kernels(face, dtype, rng):
     np.testing.assert_allclose(face.add_channel_bias(x.copy(), bias), x64 + bias.reshape(1, -1, 1, 1),
                                **tolerance)
     np.testing.assert_allclose(face.channel_sums(x), x64.sum(axis=(0, 2, 3)), rtol=1e-6, atol=1e-5)
+    matrix = x.reshape(6, -1)
+    np.testing.assert_allclose(face.column_sums(matrix), x64.reshape(6, -1).sum(axis=0), rtol=1e-6, atol=1e-5)
     shape, kernel, stride, padding, dilation = GEOMETRIES[0]
     image = rng.standard_normal(shape).astype(dtype)
     grad_y = rng.standard_normal(reference.conv2d(image, rng.standard_normal((4, shape[1]) + kernel).astype(dtype),
@@ -328,3 +331,13 @@ def test_sigmoid_on_the_gpu_face_passes_gradcheck(cupy_face, rng, monkeypatch):
     x = Tensor(cupy_face.asarray(3 * rng.standard_normal((3, 4, 5))), requires_grad=True)
     assert gradcheck(F.sigmoid, [x])
     assert {"sigmoid", "sigmoid_backward"} <= set(calls)
+
+
+def test_linear_on_the_gpu_face_passes_gradcheck(cupy_face, rng, monkeypatch):
+    import minicnn.functional as F
+    from minicnn import Tensor, gradcheck
+    calls = _recording(monkeypatch, ["column_sums"])
+    x, weight, bias = (Tensor(cupy_face.asarray(rng.standard_normal(shape)), requires_grad=True)
+                       for shape in ((5, 3), (4, 3), (4,)))
+    assert gradcheck(F.linear, [x, weight, bias])
+    assert "column_sums" in calls

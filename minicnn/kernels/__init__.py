@@ -34,9 +34,9 @@ __all__ = [
 ]
 
 # the ops a face may replace with a fused loop of the same name (see the module docstring)
-FUSED = ("add_channel_bias", "channel_sums", "channel_moments", "inv_std", "batch_norm",
-         "batch_norm_backward", "update_running_stats", "matmul", "sigmoid", "sigmoid_backward",
-         "sgd_step")
+FUSED = ("add_channel_bias", "channel_sums", "column_sums", "channel_moments", "inv_std",
+         "batch_norm", "batch_norm_backward", "update_running_stats", "matmul", "sigmoid",
+         "sigmoid_backward", "sgd_step")
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 

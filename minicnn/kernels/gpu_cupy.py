@@ -603,6 +603,12 @@ def channel_sums(a):
     return sums
 
 
+def column_sums(a):
+    """Σ over the rows of a matrix (N, F), one sum per column in float64: channel_sums with one
+    pixel per channel."""
+    return channel_sums(a)
+
+
 def sigmoid(x):
     """σ(x) in one kernel; see functional.activation."""
     import cupy
