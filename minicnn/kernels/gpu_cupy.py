@@ -341,7 +341,7 @@ extern "C" __global__ void sigmoid(const scalar_t* x, scalar_t* y, const int n)
 {
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < n;
          k += (long long)blockDim.x * gridDim.x) {
-        const scalar_t z = exp(-abs(x[k]));
+        const scalar_t z = exp(x[k] >= 0 ? -x[k] : x[k]);  // e^-|x|
         y[k] = (x[k] >= 0 ? (scalar_t)1 : z) / (1 + z);
     }
 }
