@@ -33,6 +33,8 @@ from minicnn.data.segmentation import SyntheticShapes, VOCSegmentation
 from minicnn.metrics import confusion_matrix, iou_per_class, label_to_color, mean_iou, pixel_accuracy
 from minicnn.models.fcn import fcn8s_resnet18, fcn16s_resnet18, fcn_resnet18, load_backbone
 
+from common import positive_int
+
 SYNTHETIC = {"epochs": 4, "batch_size": 16, "lr": 0.002, "weight_decay": 0.0, "optimizer": "adam",
              "schedule": "cosine", "width": 0.25}
 VOC = {"epochs": 5, "batch_size": 32, "lr": 0.001, "weight_decay": 1e-3, "optimizer": "sgd",
@@ -46,17 +48,17 @@ def parse_args():
     p.add_argument("--backend", choices=("numpy", "cupy"), default=os.environ.get("MINICNN_BACKEND", "numpy"))
     p.add_argument("--arch", choices=tuple(ARCHITECTURES), default="fcn32s",
                    help="FCN-32s (one ×32 upsampling) or the skip nets FCN-16s / FCN-8s (Long et al. 2015)")
-    p.add_argument("--epochs", type=int, help="default: 4 (synthetic), 5 (VOC)")
-    p.add_argument("--batch-size", type=int, help="default: 16 (synthetic), 32 (VOC)")
+    p.add_argument("--epochs", type=positive_int, help="default: 4 (synthetic), 5 (VOC)")
+    p.add_argument("--batch-size", type=positive_int, help="default: 16 (synthetic), 32 (VOC)")
     p.add_argument("--lr", type=float, help="default: 0.002 with Adam (synthetic), 0.001 with SGD (VOC)")
     p.add_argument("--weight-decay", type=float, help="default: 0 (synthetic), 1e-3 (VOC)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), help="default: adam (synthetic), sgd (VOC)")
     p.add_argument("--schedule", choices=("constant", "cosine"),
                    help="learning rate over the run, stepped every batch; default: cosine (synthetic), constant (VOC)")
     p.add_argument("--width", type=float, help="backbone channel scale; default: 0.25 (synthetic), 1 (VOC)")
-    p.add_argument("--image-size", type=int, default=96, help="synthetic images are this square size")
-    p.add_argument("--train-images", type=int, default=4000, help="synthetic training images")
-    p.add_argument("--test-images", type=int, default=500, help="synthetic held-out images")
+    p.add_argument("--image-size", type=positive_int, default=96, help="synthetic images are this square size")
+    p.add_argument("--train-images", type=positive_int, default=4000, help="synthetic training images")
+    p.add_argument("--test-images", type=positive_int, default=500, help="synthetic held-out images")
     p.add_argument("--voc-dir", help="folder holding VOCdevkit/VOC2012 (or VOC2012 itself): train on VOC")
     p.add_argument("--crop", type=int, nargs=2, default=(320, 480), metavar=("H", "W"), help="VOC crop size")
     p.add_argument("--backbone-weights", help=".npz state dict of a torchvision-layout ResNet-18 to start from")

@@ -180,6 +180,16 @@ def test_values_that_leave_nothing_to_do_are_refused_when_parsing(common, flags,
     assert f"argument {named}: must be" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--epochs", "--batch-size", "--image-size", "--train-images", "--test-images"])
+def test_the_fcn_script_refuses_zero_too(common, flag, capsys, monkeypatch):
+    import train_fcn  # beside common.py, which it imports as the other scripts do
+    monkeypatch.setattr(sys, "argv", ["train_fcn.py", flag, "0"])
+    with pytest.raises(SystemExit) as stop:
+        train_fcn.parse_args()
+    assert stop.value.code == 2
+    assert f"argument {flag}: must be" in capsys.readouterr().err
+
+
 def test_help_shows_the_defaults(common):
     help_text = common.parser("alexnet", epochs=10, batch_size=128, lr=0.01, resize=224).format_help()
     text = " ".join(help_text.split("options:")[1].split())
