@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib import pyplot  # noqa: E402
+from _figure import run, save  # noqa: E402  (docs/scripts/_figure.py)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import minicnn  # noqa: E402
@@ -64,13 +65,8 @@ def main(out_dir):
     figure.suptitle("Top: the image. Bottom: per-pixel argmax of the class maps (FCN's prediction).",
                     fontsize=10)
     figure.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "fcn_upsampling.png"
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return save(figure, out_dir, "fcn_upsampling.png")
 
 
 if __name__ == "__main__":
-    default = Path(__file__).resolve().parents[1] / "images"
-    print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else default))
+    run(main)

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib import patches, pyplot  # noqa: E402
+from _figure import run, save  # noqa: E402  (docs/scripts/_figure.py)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from minicnn.kernels import reference as K  # noqa: E402
@@ -56,13 +57,8 @@ def main(out_dir):
     figure.suptitle("Convolution as one matrix product; its input gradient folds the columns back",
                     fontsize=11)
     figure.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "im2col.png"
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return save(figure, out_dir, "im2col.png")
 
 
 if __name__ == "__main__":
-    default = Path(__file__).resolve().parents[1] / "images"
-    print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else default))
+    run(main)

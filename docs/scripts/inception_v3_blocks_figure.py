@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import pyplot  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
+from _figure import run, save  # noqa: E402  (docs/scripts/_figure.py)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from minicnn import models, nn  # noqa: E402
@@ -79,13 +80,8 @@ def main(out_dir):
     figure.suptitle("Inception v3's blocks as minicnn builds them (BatchNorm and ReLU after every convolution "
                     "not drawn)", fontsize=10)
     figure.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "inception_v3_blocks.png"
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return save(figure, out_dir, "inception_v3_blocks.png")
 
 
 if __name__ == "__main__":
-    default = Path(__file__).resolve().parents[1] / "images"
-    print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else default))
+    run(main)

@@ -8,8 +8,6 @@ one channel); GroupNorm with G = 2: half a row.
 Run from the repository root: ``python docs/scripts/normalization_axes_figure.py [output folder]``.
 """
 import colorsys
-import sys
-from pathlib import Path
 
 import matplotlib
 
@@ -17,6 +15,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib import pyplot  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from _figure import run, save  # noqa: E402  (docs/scripts/_figure.py)
 
 N, C, SIDE, GROUPS = 4, 6, 3, 2
 
@@ -60,13 +59,8 @@ def main(out_dir):
     figure.suptitle("Which values share one mean and variance: rows are images (N), columns channels (C), "
                     "each cell an H×W plane; one colour = one set of statistics", fontsize=9.5)
     figure.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "normalization_axes.png"
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
+    return save(figure, out_dir, "normalization_axes.png")
 
 
 if __name__ == "__main__":
-    default = Path(__file__).resolve().parents[1] / "images"
-    print(main(Path(sys.argv[1]) if len(sys.argv) > 1 else default))
+    run(main)
