@@ -147,7 +147,7 @@ def torch_rows(rows, sizes, repeats):
         return print("PyTorch not installed: no CUDA comparison")
     if not torch.cuda.is_available():
         return print("PyTorch has no CUDA device here: no CUDA comparison")
-    from bench_resnet import torch_resnet18  # the twin network used by the CPU benchmark
+    from twins import torch_resnet18  # the twin network used by the CPU benchmark
     batch, side = sizes["resnet_batch"], sizes["resnet_side"]
     net = torch_resnet18(torch).cuda()
     opt = torch.optim.SGD(net.parameters(), lr=0.05)

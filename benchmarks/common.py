@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: timing, thread settings, the machine line, PyTorch twins.
+"""Shared pieces of the benchmarks: timing, thread settings, the machine line, weights copied into a PyTorch twin.
 
 Import this module before NumPy, PyTorch or minicnn: it notes the environment as the user
 left it, so that PyTorch can later be timed in a process minicnn's settings never touched.
