@@ -8,8 +8,11 @@ from common import parser, run
 
 from minicnn import models
 
+CPU_RECIPE = dict(resize=65, epochs=3, batch_size=128, lr=0.01, momentum=0.9, weight_decay=5e-4,
+                  warmup=0.5, schedule="cosine", init="kaiming")
+
 if __name__ == "__main__":
-    cli = parser("alexnet", epochs=10, batch_size=128, lr=0.01, resize=224)
+    cli = parser("alexnet", epochs=10, batch_size=128, lr=0.01, resize=224, cpu=CPU_RECIPE)
     cli.add_argument("--augment", action="store_true",
                      help="random flip, padded crop, brightness and contrast on the training images (d2l §14.1)")
     args = cli.parse_args()

@@ -7,6 +7,9 @@ from common import parser, run
 
 from minicnn import models
 
+CPU_RECIPE = dict(resize=32, epochs=3, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
+                  warmup=0.2, schedule="cosine")
+
 if __name__ == "__main__":
-    args = parser("densenet", epochs=10, batch_size=256, lr=0.1, resize=96).parse_args()
+    args = parser("densenet", epochs=10, batch_size=256, lr=0.1, resize=96, cpu=CPU_RECIPE).parse_args()
     run("densenet", lambda side: models.densenet(), args)

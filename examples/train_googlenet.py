@@ -7,8 +7,11 @@ from common import parser, run
 
 from minicnn import models
 
+CPU_RECIPE = dict(resize=0, epochs=4, batch_size=128, lr=0.02, momentum=0.9, weight_decay=5e-4,
+                  warmup=0.5, schedule="cosine", init="kaiming")
+
 if __name__ == "__main__":
-    cli = parser("googlenet", epochs=10, batch_size=128, lr=0.1, resize=96)
+    cli = parser("googlenet", epochs=10, batch_size=128, lr=0.1, resize=96, cpu=CPU_RECIPE)
     cli.add_argument("--aux-logits", action="store_true", help="add the two auxiliary classifiers")
     cli.add_argument("--batch-norm", action="store_true", help="BatchNorm after every convolution (Inception v2)")
     args = cli.parse_args()

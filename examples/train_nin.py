@@ -7,6 +7,9 @@ from common import parser, run
 
 from minicnn import models
 
+CPU_RECIPE = dict(resize=67, epochs=10, batch_size=128, lr=0.05, momentum=0.9, weight_decay=0,
+                  warmup=2, schedule="cosine", init="kaiming")
+
 if __name__ == "__main__":
-    args = parser("nin", epochs=10, batch_size=128, lr=0.1, resize=224).parse_args()
+    args = parser("nin", epochs=10, batch_size=128, lr=0.1, resize=224, cpu=CPU_RECIPE).parse_args()
     run("nin", lambda side: models.nin(), args)

@@ -19,8 +19,11 @@ def dense_accuracy(model, args):
         correct, total = correct + int((posteriors.argmax(axis=1) == labels).sum()), total + len(labels)
     return correct / total
 
+CPU_RECIPE = dict(resize=32, epochs=4, batch_size=128, lr=0.02, momentum=0.9, weight_decay=5e-4,
+                  warmup=0.5, schedule="cosine", init="kaiming")
+
 if __name__ == "__main__":
-    cli = parser("vgg11", epochs=10, batch_size=128, lr=0.05, resize=224)
+    cli = parser("vgg11", epochs=10, batch_size=128, lr=0.05, resize=224, cpu=CPU_RECIPE)
     cli.add_argument("--ratio", type=positive_int, default=4, help="divide every channel count by this")
     cli.add_argument("--multi-scale", action="store_true",
                      help="scale jittering: train on random crops of images rescaled to S in [side·256/224, 2×that]")

@@ -106,8 +106,11 @@ def _train_step(model, images, labels, optimizer, loss_fn):
     return loss.item(), count_correct(logits.data, labels)
 
 
-def _train_epoch(model, loader, optimizer, loss_fn, run, checkpoint_path, bar):
-    """One pass over ``loader``, skipping the ``run.step`` batches a resumed run already did."""
+def _train_epoch(model, loader, optimizer, loss_fn, run, checkpoint_path, bar, batch_scheduler=None):
+    """One pass over ``loader``, skipping the ``run.step`` batches a resumed run already did.
+
+    ``batch_scheduler`` (or None) takes one step after every batch.
+    """
     model.train()
     skip = run.step
     tic = time.perf_counter()
@@ -116,6 +119,8 @@ def _train_epoch(model, loader, optimizer, loss_fn, run, checkpoint_path, bar):
             continue
         loss_value, correct = _train_step(model, images, labels, optimizer, loss_fn)
         _check_finite(loss_value, run, checkpoint_path)
+        if batch_scheduler is not None:
+            batch_scheduler.step()
         run.step += 1
         run.loss_sum += loss_value * len(labels)
         run.correct += correct
@@ -148,14 +153,19 @@ def _finish_epoch(run, model, test_loader, log):
 
 
 def fit(model, train_loader, test_loader, optimizer, epochs, loss_fn=cross_entropy,
-        scheduler=None, out_dir=None, resume=False, progress=True, plot=True, log=print):
+        scheduler=None, scheduler_step="epoch", out_dir=None, resume=False, progress=True, plot=True,
+        log=print):
     """Train ``model`` for ``epochs`` epochs and return the history dict (d2l §7.6 ``train_ch6``).
 
     With ``out_dir`` a checkpoint (``checkpoint.npz``) is written atomically after every
     epoch and on Ctrl-C, and the history is plotted to ``history.png`` beside it;
     ``resume=True`` continues from that checkpoint exactly (same weights, same data order).
-    ``scheduler.step()`` is called once per epoch.
+    ``scheduler.step()`` is called once per epoch, or after every batch with
+    ``scheduler_step="batch"`` (a warm-up or a schedule over a run of a few epochs).
     """
+    if scheduler_step not in ("epoch", "batch"):
+        raise ValueError(f"fit: scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
+    batch_scheduler = scheduler if scheduler_step == "batch" else None
     if len(train_loader) == 0:
         raise ValueError("fit: the training loader gives no batches; is its dataset empty?")
     checkpoint_path = os.path.join(out_dir, "checkpoint.npz") if out_dir else None
@@ -171,7 +181,7 @@ def fit(model, train_loader, test_loader, optimizer, epochs, loss_fn=cross_entro
         bar = _progress_bar(len(train_loader), run.epoch, epochs, progress)
         bar.update(run.step)
         try:
-            _train_epoch(model, train_loader, optimizer, loss_fn, run, checkpoint_path, bar)
+            _train_epoch(model, train_loader, optimizer, loss_fn, run, checkpoint_path, bar, batch_scheduler)
         except KeyboardInterrupt:
             _save(checkpoint_path, run, model, optimizer, scheduler)
             log(f"interrupted: checkpoint saved to {checkpoint_path}; rerun with --resume to continue")
@@ -179,7 +189,7 @@ def fit(model, train_loader, test_loader, optimizer, epochs, loss_fn=cross_entro
         finally:
             bar.close()
         _finish_epoch(run, model, test_loader, log)
-        if scheduler is not None:
+        if scheduler is not None and batch_scheduler is None:
             scheduler.step()
         run.epoch, run.step = run.epoch + 1, 0
         run.loader_state = train_loader.state_dict()
