@@ -1,7 +1,8 @@
 """Train GoogLeNet (d2l §8.4) at 96×96: batch 128, lr 0.1, 10 epochs.
 
 ``--aux-logits`` adds Inception v1's two auxiliary classifiers (loss weight 0.3);
-``--batch-norm`` gives the Inception-v2 variant. The network also accepts 28×28 (``--resize 0``).
+``--batch-norm`` gives the Inception-v2 variant. The network also accepts 28×28 (``--resize 0``):
+on two CPU cores ``--recipe cpu`` trains it there for 4 epochs (SGD with momentum, He initialisation).
 """
 from common import parser, run
 

@@ -1,4 +1,7 @@
-"""Train SE-ResNet-18 (Hu et al. 2018) with ResNet-18's d2l settings: 96×96, batch 256, lr 0.05."""
+"""Train SE-ResNet-18 (Hu et al. 2018) with ResNet-18's d2l settings: 96×96, batch 256, lr 0.05.
+
+On two CPU cores: ``--recipe cpu`` (28×28, 4 epochs of SGD with momentum).
+"""
 from common import parser, run
 
 from minicnn import models

@@ -1,7 +1,7 @@
 """Train VGG-11 with channels divided by 4 (d2l §8.2) at 224: batch 128, lr 0.05, 10 epochs.
 
-``--ratio 8`` halves the channels again; on a CPU use e.g. ``--resize 64 --train-subset 6000``
-(32 pixels is the smallest VGG-11 takes: five 2×2 max-pools).
+``--ratio 8`` halves the channels again. On two CPU cores: ``--recipe cpu`` (32 pixels, the
+smallest VGG-11 takes: five 2×2 max-pools; 4 epochs of SGD with momentum, He initialisation).
 """
 from augment import multi_scale
 from common import load_fashion_mnist, parser, positive_int, run

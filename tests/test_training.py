@@ -1,4 +1,5 @@
 """fit/evaluate: exact resume, the NaN guard, atomic checkpoints, Ctrl-C, the epoch line and plot."""
+import math
 import os
 import re
 import runpy
@@ -34,13 +35,32 @@ def weights(model):
     return [p.numpy() for p in model.parameters()]
 
 
-def train(epochs, out_dir, resume=False, model=None, lr=0.1):
+def train(epochs, out_dir, resume=False, model=None, lr=0.1, schedule=None):
+    """Train the tiny model; ``schedule`` (or None) builds a scheduler from the optimiser, stepped per batch."""
     model = model or tiny_model()
     optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     train_loader, test_loader = tiny_loaders()
+    scheduler = schedule(optimizer) if schedule else None
     history = training.fit(model, train_loader, test_loader, optimizer, epochs, out_dir=str(out_dir),
-                           resume=resume, progress=False, log=lambda line: None)
+                           resume=resume, progress=False, log=lambda line: None,
+                           scheduler=scheduler, scheduler_step="batch")
     return model, history
+
+
+def train_interrupted(monkeypatch, at_step, out_dir, **options):
+    """Two epochs of ``train`` with Ctrl-C pressed during training step number ``at_step``."""
+    real_step, calls = training._train_step, {"n": 0}
+
+    def interrupt(*args):
+        calls["n"] += 1
+        if calls["n"] == at_step:
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(training, "_train_step", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(2, out_dir, **options)
+    monkeypatch.setattr(training, "_train_step", real_step)
 
 
 def test_resume_gives_identical_weights(tmp_path):
@@ -54,21 +74,44 @@ def test_resume_gives_identical_weights(tmp_path):
 
 def test_interrupted_mid_epoch_resumes_exactly(tmp_path, monkeypatch):
     straight, _ = train(2, tmp_path / "straight")
-    real_step, calls = training._train_step, {"n": 0}
-
-    def interrupt_at_step_8(*args):
-        calls["n"] += 1
-        if calls["n"] == 8:
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr(training, "_train_step", interrupt_at_step_8)
-    with pytest.raises(KeyboardInterrupt):
-        train(2, tmp_path / "split")
-    monkeypatch.setattr(training, "_train_step", real_step)
+    train_interrupted(monkeypatch, 8, tmp_path / "split")
     progress = serialization.load(str(tmp_path / "split" / "checkpoint.npz"))["progress"]
     assert (progress["epoch"], progress["step"]) == (1, 1)  # 6 steps per epoch: interrupted in epoch 2
     resumed, _ = train(2, tmp_path / "split", resume=True, model=tiny_model(seed=5))
+    for a, b in zip(weights(straight), weights(resumed)):
+        numpy.testing.assert_array_equal(a, b)
+
+
+def cosine_over_two_epochs(optimizer):
+    return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=12)  # 6 batches an epoch
+
+
+def test_a_batch_scheduler_steps_after_every_batch(tmp_path):
+    model = tiny_model()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    train_loader, test_loader = tiny_loaders()
+    for step_every, lr_after_one_epoch in (("batch", 0.1 * (1 + math.cos(math.pi * 6 / 12)) / 2),
+                                           ("epoch", 0.1 * (1 + math.cos(math.pi * 1 / 12)) / 2)):
+        optimizer.param_groups[0].pop("initial_lr", None)
+        optimizer.param_groups[0]["lr"] = 0.1
+        scheduler = cosine_over_two_epochs(optimizer)
+        training.fit(model, train_loader, test_loader, optimizer, 1, scheduler=scheduler,
+                     scheduler_step=step_every, progress=False, log=lambda line: None)
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(lr_after_one_epoch, rel=1e-12), step_every
+
+
+def test_scheduler_step_must_be_epoch_or_batch():
+    train_loader, test_loader = tiny_loaders()
+    model = tiny_model()
+    with pytest.raises(ValueError, match="scheduler_step must be 'epoch' or 'batch', got 'step'"):
+        training.fit(model, train_loader, test_loader, optim.SGD(model.parameters(), lr=0.1), 1,
+                     scheduler_step="step", progress=False)
+
+
+def test_interrupted_run_with_a_batch_schedule_resumes_exactly(tmp_path, monkeypatch):
+    straight, _ = train(2, tmp_path / "straight", schedule=cosine_over_two_epochs)
+    train_interrupted(monkeypatch, 9, tmp_path / "split", schedule=cosine_over_two_epochs)
+    resumed, _ = train(2, tmp_path / "split", resume=True, model=tiny_model(seed=5), schedule=cosine_over_two_epochs)
     for a, b in zip(weights(straight), weights(resumed)):
         numpy.testing.assert_array_equal(a, b)
 
@@ -196,6 +239,51 @@ def test_help_shows_the_defaults(common):
     for flag, default in (("--epochs", 10), ("--batch-size", 128), ("--lr", 0.01), ("--resize", 224), ("--seed", 0)):
         after_flag = text[text.index(f"{flag} {flag.lstrip('-').replace('-', '_').upper()}"):]
         assert f"(default: {default})" in after_flag[:after_flag.index(" --", 2)], flag
+
+
+def test_a_recipe_swaps_in_its_defaults_and_explicit_flags_still_win(common):
+    cli = common.parser("net", epochs=10, lr=0.1, resize=224, cpu=dict(epochs=3, lr=0.5, resize=64))
+    assert (lambda a: (a.epochs, a.lr, a.resize))(cli.parse_args([])) == (10, 0.1, 224)
+    cli = common.parser("net", epochs=10, lr=0.1, resize=224, cpu=dict(epochs=3, lr=0.5, resize=64))
+    assert (lambda a: (a.epochs, a.lr, a.resize))(cli.parse_args(["--recipe", "cpu"])) == (3, 0.5, 64)
+    cli = common.parser("net", epochs=10, lr=0.1, resize=224, cpu=dict(epochs=3, lr=0.5, resize=64))
+    assert (lambda a: (a.epochs, a.lr))(cli.parse_args(["--lr", "0.2", "--recipe", "cpu"])) == (3, 0.2)
+
+
+def test_a_network_without_a_cpu_recipe_refuses_one(common, capsys):
+    with pytest.raises(SystemExit):
+        common.parser("lenet").parse_args(["--recipe", "cpu"])
+    assert "invalid choice: 'cpu'" in capsys.readouterr().err
+
+
+def test_warm_up_then_cosine_batch_by_batch(common):
+    """lr/10 rising linearly over the warm-up's batches to lr, then a cosine reaching 0 at the last batch."""
+    model = tiny_model()
+    optimizer = optim.SGD(model.parameters(), lr=0.4)
+    args = common.parser("net").parse_args(["--warmup", "1", "--schedule", "cosine", "--epochs", "3"])
+    scheduler = common.schedule(optimizer, args, steps_per_epoch=4)
+    seen = [optimizer.param_groups[0]["lr"]]
+    for _ in range(12):
+        scheduler.step()
+        seen.append(optimizer.param_groups[0]["lr"])
+    warm = [0.4 * (0.1 + 0.9 * i / 4) for i in range(4)]
+    cosine = [0.4 * (1 + math.cos(math.pi * j / 8)) / 2 for j in range(9)]
+    numpy.testing.assert_allclose(seen, warm + cosine, rtol=1e-12, atol=1e-15)
+
+
+def test_no_warm_up_and_a_constant_rate_need_no_scheduler(common):
+    optimizer = optim.SGD(tiny_model().parameters(), lr=0.4)
+    assert common.schedule(optimizer, common.parser("net").parse_args([]), steps_per_epoch=4) is None
+
+
+def test_he_initialisation_keeps_relu_variance(common):
+    """He et al. (2015): std sqrt(2 / fan_in) for every Conv2d and Linear weight, zero biases."""
+    minicnn.random.manual_seed(0)
+    model = common.initialise(nn.Sequential(nn.Conv2d(8, 64, 5), nn.Flatten(), nn.Linear(2000, 300)), "kaiming")
+    conv, linear = model[0], model[2]
+    assert conv.weight.numpy().std() == pytest.approx((2 / (8 * 25)) ** 0.5, rel=0.03)
+    assert linear.weight.numpy().std() == pytest.approx((2 / 2000) ** 0.5, rel=0.03)
+    assert not conv.bias.numpy().any() and not linear.bias.numpy().any()
 
 
 @pytest.mark.parametrize("build, largest, expected", [
