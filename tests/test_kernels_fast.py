@@ -64,14 +64,12 @@ def test_weight_gradient_by_rows_and_by_batch_chunks_agree(monkeypatch, rng, n):
         np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5 * np.abs(expected).max())
 
 
-@pytest.mark.parametrize("direct_min_pixels", [1, 1 << 30])  # dot products, or im2col + GEMM
+@pytest.mark.parametrize("small_grad_bytes", [0, 1 << 30])  # split the batch, or the rows of dW
 @pytest.mark.parametrize("n, c_out, dilation", [(1, 6, ONE), (17, 6, ONE), (40, 7, (2, 1))])
-def test_small_convolution_weight_gradient_agrees(monkeypatch, rng, direct_min_pixels, n, c_out,
+def test_small_convolution_weight_gradient_agrees(monkeypatch, rng, small_grad_bytes, n, c_out,
                                                   dilation):
-    # one input channel (LeNet's conv1, whose forward takes the direct loop); 7 outputs leave
-    # three for the one-at-a-time tail of the dot-product loop
-    monkeypatch.setattr(tuning, "DIRECT_MIN_PIXELS", direct_min_pixels)
-    monkeypatch.setattr(tuning, "IMAGES_PER_PARTIAL", 3)
+    # one input channel (LeNet's conv1, whose forward takes the direct loop)
+    monkeypatch.setattr(tuning, "SMALL_GRAD_BYTES", small_grad_bytes)
     x, weight, grad_y = random_conv(rng, n, 1, c_out, 10, (5, 3), ONE, (2, 1), dilation)
     np.testing.assert_allclose(fast_face.conv2d_weight(x, grad_y, (5, 3), ONE, (2, 1), dilation),
                                reference.conv2d_weight(x, grad_y, (5, 3), ONE, (2, 1), dilation),
@@ -79,7 +77,6 @@ def test_small_convolution_weight_gradient_agrees(monkeypatch, rng, direct_min_p
 
 
 def test_weight_gradient_does_not_depend_on_the_thread_count(monkeypatch, rng):
-    monkeypatch.setattr(tuning, "DIRECT_MIN_PIXELS", 1)  # the small one: dot products
     x, weight, grad_y = random_conv(rng, 40, 12, 11, 9, (3, 3), ONE, ONE, dtype=np.float32)
     small = random_conv(rng, 40, 1, 6, 10, (5, 5), ONE, ONE, dtype=np.float32)
     before = numba.get_num_threads()
@@ -91,9 +88,9 @@ def test_weight_gradient_does_not_depend_on_the_thread_count(monkeypatch, rng):
                             fast_face.conv2d_weight(small[0], small[2], (5, 5), ONE, ONE, ONE)))
     finally:
         numba.set_num_threads(before)
-    for gemm, direct in results[1:]:
-        np.testing.assert_array_equal(gemm, results[0][0])
-        np.testing.assert_array_equal(direct, results[0][1])
+    for large, small in results[1:]:
+        np.testing.assert_array_equal(large, results[0][0])
+        np.testing.assert_array_equal(small, results[0][1])
 
 
 @pytest.mark.parametrize("shape, kernel", [((3, 2, 8, 8), (2, 2)), ((2, 3, 7, 9), (2, 2)),
@@ -208,8 +205,8 @@ def test_fused_batch_norm_agrees_with_the_array_code(monkeypatch, rng, dtype, tr
 ])
 def test_direct_loops_and_their_adjoints_agree(monkeypatch, rng, n, c_in, c_out, size, kernel,
                                                padding, dilation):
-    # stride 1, and every channel count forced onto the direct loops: conv2d, its input
-    # gradient and (for large enough images) its weight gradient over column-shifted rows
+    # stride 1, and every channel count forced onto the direct loops: conv2d and its input
+    # gradient over column-shifted rows
     monkeypatch.setattr(tuning, "DIRECT_MAX_CHANNEL_PAIRS", 1 << 30)
     args = random_conv(rng, n, c_in, c_out, size, kernel, ONE, padding, dilation)
     for got, expected in zip(conv_products(fast_face, *args, ONE, padding, dilation),

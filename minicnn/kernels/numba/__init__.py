@@ -9,6 +9,7 @@ or ``NUMBA_DISABLE_JIT=1`` to run these loops as plain Python and step through t
   Winograd (``winograd.py``) or im2col + GEMM in cache-sized chunks, by the layer's shape.
 * ``pooling.py``: max and average pooling, one plane (or image) per parallel task.
 * ``blas.py``: minicnn's own one-thread OpenBLAS GEMM, callable from inside the loops.
+* ``parallel.py``: the parallel loop that runs each kernel's serial task on Numba's threads.
 * ``tuning.py``: every threshold the choices above depend on.
 * ``batch_norm.py``, ``dense.py``, ``conv.add_channel_bias`` and ``conv.channel_sums``:
   fused loops for ops that ``minicnn.functional`` writes as array code (``kernels.FUSED``).

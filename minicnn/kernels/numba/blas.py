@@ -65,9 +65,10 @@ def _address(typingctx, array):
     return types.voidptr(array), codegen
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _layout(a):
-    # (CBLAS transpose flag, leading dimension) of a 2-D array whose rows or columns are contiguous
+    # (CBLAS transpose flag, leading dimension) of a 2-D array whose rows or columns are contiguous;
+    # inlined: too small to be worth compiling on its own
     if a.strides[1] == a.itemsize or a.shape[1] == 1:
         return NO_TRANS, max(1, a.shape[1], a.strides[0] // a.itemsize)
     return TRANS, max(1, a.shape[0], a.strides[1] // a.itemsize)

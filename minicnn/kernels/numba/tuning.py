@@ -9,8 +9,6 @@ Which convolution loop (``conv.py``):
 * ``DIRECT_MAX_CHANNEL_PAIRS``: up to this many (input, output) channel pairs, stride 1, the
   direct loop over shifted rows beats im2col + GEMM. LeNet's first layer (1 × 6) takes it;
   its second (6 × 16 = 96) is faster by GEMM.
-* ``DIRECT_MIN_PIXELS``: the direct weight gradient's dot products need at least this many
-  output pixels per image to pay for themselves.
 * ``WINOGRAD_MIN_CHANNELS`` and ``WINOGRAD_MIN_PIXELS``: Winograd's F(2×2, 3×3) needs this
   many input and output channels (else its transforms cost more than the multiplications it
   saves) and output planes this large (a 3×3 plane wastes 7 of its 16 tile outputs).
@@ -22,14 +20,12 @@ How the work is cut:
 * ``MIN_COLUMNS``: a chunk's GEMM gets at least this many columns; OpenBLAS slows below.
 * ``PARTIAL_BYTES`` and ``MIN_PARTIALS``: a weight gradient is summed over the batch as
   partial results, one per group of chunks: at most this many bytes of them, and at least
-  this many, so that several cores share the work.
-* ``IMAGES_PER_PARTIAL``: the direct weight gradient sums this many images per partial result.
+  this many, so that several cores share the work (also the fewest blocks of rows below).
 * ``SMALL_GRAD_BYTES``: a weight gradient whose dY is at most this large splits the rows of
   its result among the tasks instead of the batch (small images: dY small, result not).
 """
 
 DIRECT_MAX_CHANNEL_PAIRS = 32
-DIRECT_MIN_PIXELS = 256
 WINOGRAD_MIN_CHANNELS = 32
 WINOGRAD_MIN_PIXELS = 36
 
@@ -37,5 +33,4 @@ CHUNK_BYTES = 1 << 20
 MIN_COLUMNS = 256
 PARTIAL_BYTES = 1 << 23
 MIN_PARTIALS = 4
-IMAGES_PER_PARTIAL = 8
 SMALL_GRAD_BYTES = 1 << 20

@@ -9,16 +9,19 @@ shifted rows. col2im runs it backwards: contiguous additions onto the shifted ro
 ``_fold_columns``, the adjoint of ``_shift_columns``. Strided windows keep one guarded copy
 (or addition) per element. Inner loops index a row *view* with the loop counter
 (``row[p]``, never ``x[n, c, a + p]``): Numba then knows the index is not negative, and
-LLVM turns the loop into SIMD loads instead of gathers.
+LLVM turns the loop into SIMD loads instead of gathers. The helpers are ``inline='always'``:
+Numba writes them into each task that calls them (``conv.py``), so they are compiled once per
+caller, not once on their own and then again, linked, inside every caller.
 Idea: Chellapilla, Puri & Simard (2006); d2l §7.2. The readable version is in ``reference.py``.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..reference import output_hw
+from .parallel import parallel_for
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _shift_columns(x, kw, ph, pw, dw, pad_value, out_w, shifted):
     # shifted[c·kw + j, h·OW + ow] = x[c, h − ph, ow + j·dw − pw], pad_value outside the image:
     # the padded image's rows cut to the output width, once for each column tap j
@@ -35,7 +38,7 @@ def _shift_columns(x, kw, ph, pw, dw, pad_value, out_w, shifted):
                     dst[k] = src[k]
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fold_columns(shifted, kw, ph, pw, dw, out_w, x):
     # the adjoint of _shift_columns: x[c, h − ph, ow + j·dw − pw] = Σ_j shifted[c·kw + j, h·OW + ow]
     channels, height, width = x.shape
@@ -51,7 +54,7 @@ def _fold_columns(shifted, kw, ph, pw, dw, out_w, x):
                     dst[k] += src[k]
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _tap_rows(channels, kh, kw, dh, out_w):
     # tap t = (c, i, j) reads row c·kw + j of the shifted image, from offset i·dh·OW on
     taps = channels * kh * kw
@@ -62,7 +65,7 @@ def _tap_rows(channels, kh, kw, dh, out_w):
     return row, offset
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, first, cols):
     # cols[r − first, (n, oh, ow)] = x[n, c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] for the rows
     # r = (c, i, j) from first on, or pad_value outside the image
@@ -72,7 +75,7 @@ def _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, fir
         _unfold_rows_guarded(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, first, cols)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _unfold_rows_shifted(x, kh, kw, ph, pw, dh, dw, pad_value, out_h, out_w, first, cols):
     # stride 1: each image's channels shifted once per column tap (_shift_columns), then every
     # row of cols is a contiguous copy of a shifted row
@@ -89,7 +92,7 @@ def _unfold_rows_shifted(x, kh, kw, ph, pw, dh, dw, pad_value, out_h, out_w, fir
                 dst[p] = src[p]
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _unfold_rows_guarded(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, first, cols):
     # any stride: one guarded copy per element
     n_img, channels, height, width = x.shape
@@ -105,22 +108,16 @@ def _unfold_rows_guarded(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, ou
                     dst[ow] = x[n, c, h, w] if 0 <= h < height and 0 <= w < width else pad_value
 
 
-@njit(cache=True)
-def _unfold(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, cols):
-    # every row of im2col(x) into cols
-    _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, 0, cols)
-
-
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fold(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, out):
-    # the adjoint of _unfold: out[n, c, h, w] = the sum of the column entries taken from (h, w)
+    # the adjoint of _unfold_rows: out[n, c, h, w] = the sum of the column entries taken from (h, w)
     if sh == 1 and sw == 1:
         _fold_shifted(cols, kh, kw, ph, pw, dh, dw, out_h, out_w, out)
     else:
         _fold_guarded(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, out)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fold_shifted(cols, kh, kw, ph, pw, dh, dw, out_h, out_w, out):
     # stride 1, the adjoint of _unfold_rows_shifted: each row of cols is added onto its shifted
     # row in one contiguous loop, then _fold_columns adds the shifted rows onto the image
@@ -136,7 +133,7 @@ def _fold_shifted(cols, kh, kw, ph, pw, dh, dw, out_h, out_w, out):
         _fold_columns(shifted, kw, ph, pw, dw, out_w, out[n])
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fold_guarded(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, out):
     # any stride: one guarded addition per element
     n_img, channels, height, width = out.shape
@@ -156,20 +153,20 @@ def _fold_guarded(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, out):
                             plane[h, w] += src[ow]
 
 
-@njit(parallel=True, cache=True)
-def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, cols):
+@njit(cache=True)
+def _im2col_image(n, x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, cols):
+    # image n fills the columns n·OH·OW … (n+1)·OH·OW − 1
     plane = out_h * out_w
-    for n in prange(x.shape[0]):  # image n fills the columns n·OH·OW ... (n+1)·OH·OW − 1
-        _unfold(x[n:n + 1], kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w,
-                cols[:, n * plane:(n + 1) * plane])
+    _unfold_rows(x[n:n + 1], kh, kw, sh, sw, ph, pw, dh, dw, pad_value, out_h, out_w, 0,
+                 cols[:, n * plane:(n + 1) * plane])
 
 
-@njit(parallel=True, cache=True)
-def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, out):
+@njit(cache=True)
+def _col2im_image(n, cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, out):
+    # image n from the columns n·OH·OW … (n+1)·OH·OW − 1
     plane = out_h * out_w
-    for n in prange(out.shape[0]):
-        _fold(cols[:, n * plane:(n + 1) * plane], kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w,
-              out[n:n + 1])
+    _fold(cols[:, n * plane:(n + 1) * plane], kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w,
+          out[n:n + 1])
 
 
 def _out_hw(shape, kernel_size, stride, padding, dilation):
@@ -183,13 +180,14 @@ def im2col(x, kernel_size, stride, padding, dilation, pad_value=0.0):
     out_hw = _out_hw(x.shape, kernel_size, stride, padding, dilation)
     rows = x.shape[1] * kernel_size[0] * kernel_size[1]
     cols = np.empty((rows, x.shape[0] * out_hw[0] * out_hw[1]), dtype=x.dtype)
-    _im2col(x, *kernel_size, *stride, *padding, *dilation, x.dtype.type(pad_value), *out_hw, cols)
+    parallel_for(_im2col_image, x.shape[0], x, *kernel_size, *stride, *padding, *dilation,
+                 x.dtype.type(pad_value), *out_hw, cols)
     return cols
 
 
 def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     """Fold columns back onto an image, adding overlaps; see reference.col2im."""
     out = np.empty(x_shape, dtype=cols.dtype)
-    _col2im(np.ascontiguousarray(cols), *kernel_size, *stride, *padding, *dilation,
-            *_out_hw(x_shape, kernel_size, stride, padding, dilation), out)
+    parallel_for(_col2im_image, x_shape[0], np.ascontiguousarray(cols), *kernel_size, *stride, *padding,
+                 *dilation, *_out_hw(x_shape, kernel_size, stride, padding, dilation), out)
     return out
