@@ -69,8 +69,10 @@ def parser(name, epochs=10, batch_size=256, lr=0.9, resize=None, cpu=None):
                    help="epochs over which the learning rate rises linearly from lr/10 to lr, batch by batch")
     p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                    help="the learning rate after the warm-up: constant, or a cosine to 0 at the last batch")
-    p.add_argument("--init", choices=("xavier", "kaiming"), default="xavier",
-                   help="weights of every Conv2d and Linear: Xavier-uniform (d2l) or He-normal with zero biases")
+    p.add_argument("--init", choices=("xavier", "kaiming", "kaiming-centred"), default="xavier",
+                   help="weights of every Conv2d and Linear: Xavier-uniform (d2l) or He-normal with zero biases; "
+                   "kaiming-centred then sets each convolution's bias so that its output has mean 0 on the "
+                   "first 256 training images")
     p.add_argument("--resize", type=image_side, default=resize,
                    help="resize 28x28 images to this size (d2l: 224 or 96; 0 or none: keep 28x28)")
     p.add_argument("--train-subset", type=positive_int, default=None, help="train on the first N training images only")
@@ -128,6 +130,8 @@ def run(name, build_model, args, loss_fn=None):
         train_loader, test_loader = load_fashion_mnist(args)
         initialise(model, args.init)
         model.to(args.backend)
+        if args.init == "kaiming-centred":
+            centre_biases(model, first_images(train_loader, 256))
         optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
                               weight_decay=args.weight_decay)
         if args.profile:
@@ -154,11 +158,44 @@ def initialise(model, scheme):
     """
     if scheme == "xavier":
         return models.init_xavier_(model)
+    # "kaiming" and "kaiming-centred" draw the same weights; centre_biases does the rest
     for module in model.modules():
         if type(module) in (minicnn.nn.Linear, minicnn.nn.Conv2d):
             minicnn.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
             if module.bias is not None:
                 minicnn.nn.init.zeros_(module.bias)
+    return model
+
+
+def first_images(loader, count):
+    """The first ``count`` images of ``loader``'s dataset, unshuffled, as the loader transforms them."""
+    images, _ = next(iter(data.DataLoader(loader.dataset, batch_size=count, transform=loader.transform)))
+    return images
+
+
+def centre_biases(model, images):
+    """Data-dependent initialisation (Krähenbühl et al., 2016): each Conv2d's output gets mean 0 on ``images``.
+
+    Layer after layer, in the order the network computes them, a convolution's bias is
+    shifted by minus the per-channel mean of its output. ReLU outputs are never negative, so
+    after He initialisation a channel fed by few of them (NiN's last block sees a 1×1 map
+    and 10 channels at 67 pixels) is negative for every image: a dead unit that gets no
+    gradient, and at NiN's last ReLU a class whose score is stuck at 0. Centred, every
+    channel is positive on some images and learns.
+    """
+    was_training = model.training
+    model.eval()  # no dropout while measuring
+    for conv in [m for m in model.modules() if isinstance(m, minicnn.nn.Conv2d) and m.bias is not None]:
+        outputs = []
+        compute = conv.forward
+        conv.forward = lambda x: outputs.append(compute(x)) or outputs[-1]
+        try:
+            with minicnn.no_grad():
+                model(minicnn.Tensor(images))
+        finally:
+            del conv.forward
+        conv.bias.data -= outputs[0].data.mean(axis=(0, 2, 3))
+    model.train(was_training)
     return model
 
 

@@ -286,6 +286,25 @@ def test_he_initialisation_keeps_relu_variance(common):
     assert not conv.bias.numpy().any() and not linear.bias.numpy().any()
 
 
+def test_centred_biases_give_every_convolution_a_zero_mean_output_and_no_dead_unit(common):
+    minicnn.random.manual_seed(0)
+    model = common.initialise(models.nin(width=1 / 8), "kaiming")
+    images = numpy.random.default_rng(0).random((64, 1, 67, 67), dtype=numpy.float32)
+    common.centre_biases(model, images)
+    assert model.training
+    outputs = {}
+    for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d)):
+        conv.forward = lambda x, conv=conv, compute=conv.forward: outputs.setdefault(conv, compute(x))
+    with minicnn.no_grad():
+        model.eval()
+        model(minicnn.Tensor(images))
+    assert len(outputs) == 12  # four NiN blocks of three convolutions
+    for conv, output in outputs.items():
+        values = output.numpy()
+        numpy.testing.assert_allclose(values.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+        assert (values.max(axis=(0, 2, 3)) > 0).all(), "a channel is negative for every image"
+
+
 @pytest.mark.parametrize("build, largest, expected", [
     # conv 11×11/4 then three 3×3/2 max-pools: the map after the conv must be 15 wide, (s - 9) // 4 + 1 >= 15
     (lambda side: models.alexnet(width=1 / 32, image_size=side), 224, 65),
