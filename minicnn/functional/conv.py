@@ -10,6 +10,7 @@ import numbers
 
 from .. import kernels
 from ..autograd import Function
+from ..backend import get_array_module
 from ..kernels import output_hw
 
 
@@ -73,6 +74,30 @@ def _bias_grad(grad):
     return sums(grad) if sums else grad.sum(axis=(0, 2, 3))
 
 
+def _live_taps(in_hw, kernel_hw, stride, padding, dilation):
+    """(rows, cols, padding): the kernel taps that ever meet the image and the padding they need,
+    or None when every tap does.
+
+    On a map smaller than the kernel's reach the outer taps only ever multiply padding: a 3×3
+    convolution with padding 1 on a 1×1 map (SE-ResNet-18's last stage at 28 pixels) is its
+    centre tap alone, a 5×5 one with padding 2 on a 2×2 map its middle 3×3. Dropping them gives
+    the same output for 9× (or 25/9×) fewer products. Per axis, with stride 1 and no dilation,
+    tap i meets the image iff p - (out - 1) <= i <= size - 1 + p; the live taps are symmetric
+    about the centre, so one padding per axis still describes them.
+    """
+    if tuple(stride) != (1, 1) or tuple(dilation) != (1, 1):
+        return None
+    live = []
+    for size, k, p in zip(in_hw, kernel_hw, padding):
+        out = size + 2 * p - k + 1
+        first, last = max(0, p - out + 1), min(k - 1, size - 1 + p)
+        live.append((first, last))
+    if all(first == 0 and last == k - 1 for (first, last), k in zip(live, kernel_hw)):
+        return None
+    (top, bottom), (left, right) = live
+    return slice(top, bottom + 1), slice(left, right + 1), (padding[0] - top, padding[1] - left)
+
+
 class Conv2d(Function):
     """y = x ⋆ W + b, cross-correlation over NCHW input (d2l §7.2; LeCun et al. 1998)."""
 
@@ -88,20 +113,35 @@ class Conv2d(Function):
         _check_arrays("conv2d", x, weight, bias, "(C_out, C_in, kh, kw)")
         self._check_output_size(x.shape, weight.shape)
         self.save_for_backward(x, weight)
-        return _add_bias(kernels.conv2d(x, weight, self.stride, self.padding, self.dilation), bias)
+        self.live = _live_taps(x.shape[2:], weight.shape[2:], self.stride, self.padding, self.dilation)
+        live_weight, padding = self._live_weight(weight)
+        return _add_bias(kernels.conv2d(x, live_weight, self.stride, padding, self.dilation), bias)
 
-    # dL/dx = conv_transpose2d(dL/dy, W); dL/dW = dL/dy · im2col(x)ᵀ; dL/db = Σ_{n,h,w} dL/dy
+    # dL/dx = conv_transpose2d(dL/dy, W); dL/dW = dL/dy · im2col(x)ᵀ (zero for the padding-only
+    # taps); dL/db = Σ_{n,h,w} dL/dy
     def backward(self, grad):
         x, weight = self.saved
-        settings = (self.stride, self.padding, self.dilation)
+        live_weight, padding = self._live_weight(weight)
+        settings = (self.stride, padding, self.dilation)
         grad_x = grad_w = grad_b = None
         if self.needs_input_grad[0]:
-            grad_x = kernels.conv_transpose2d(grad, weight, x.shape[2:], *settings)
+            grad_x = kernels.conv_transpose2d(grad, live_weight, x.shape[2:], *settings)
         if self.needs_input_grad[1]:
-            grad_w = kernels.conv2d_weight(x, grad, weight.shape[2:], *settings)
+            grad_w = kernels.conv2d_weight(x, grad, live_weight.shape[2:], *settings)
+            if self.live is not None:  # the padding-only taps' gradient is zero
+                full = get_array_module(weight).zeros_like(weight)
+                full[:, :, self.live[0], self.live[1]] = grad_w
+                grad_w = full
         if self.needs_input_grad[2]:
             grad_b = _bias_grad(grad)
         return grad_x, grad_w, grad_b
+
+    def _live_weight(self, weight):
+        """(the taps that meet the image, as a contiguous array; their padding): see _live_taps."""
+        if self.live is None:
+            return weight, self.padding
+        rows, cols, padding = self.live
+        return weight[:, :, rows, cols].copy(), padding
 
     def _check_output_size(self, x_shape, w_shape):
         out = output_hw(x_shape[2:], w_shape[2:], self.stride, self.padding, self.dilation)
