@@ -8,8 +8,8 @@ from minicnn import Tensor, gradcheck, kernels, nn
 from minicnn.backend import to_numpy
 
 # (input shape, C_out, kernel, stride, padding, dilation): kernels 1/3/5/7/11, rectangular
-# kernels, strides 1/2/4, paddings 0/1/2, dilation 2, odd sizes, batch 1 and > 1; channel
-# counts both below and above the direct-loop threshold of the Numba face
+# kernels, strides 1/2/4, paddings 0/1/2, dilation 2, odd sizes, batch 1 and > 1; one to a
+# few channels
 CONV_CASES = [
     ((2, 3, 5, 5), 2, 1, 1, 0, 1),
     ((1, 2, 7, 6), 3, 3, 1, 1, 1),

@@ -2,7 +2,7 @@
 
 im2col and max pooling move values without arithmetic, so they must agree exactly (argmax
 included); col2im and the pools add a few numbers, so 1e-6 in float32. The convolution
-products sum hundreds of terms in a different order (direct loops, batch slices), so they
+products sum hundreds of terms in a different order (GEMM, batch slices), so they
 are compared in float64 to 1e-10 and in float32 to 1e-5 of the output's scale.
 """
 import os
@@ -79,7 +79,7 @@ def _conv_products(face, x, weight, grad_y, kernel, stride, padding, dilation):
 @settings(max_examples=40, deadline=None)
 @given(geometries(max_channels=12), st.integers(1, 12), st.integers(0, 2 ** 31))
 def test_convolution_products_agree(geometry, c_out, seed):
-    # channel counts up to 12 cover both Numba paths: direct loops and im2col + GEMM
+    # channel counts up to 12, through the Numba face's im2col + GEMM
     shape, kernel, stride, padding, dilation = geometry
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
@@ -97,7 +97,7 @@ def test_convolution_products_agree(geometry, c_out, seed):
 
 @pytest.mark.parametrize("c_in, c_out", [(1, 6), (6, 16), (64, 8)])
 def test_lenet_sized_convolutions_agree(rng, c_in, c_out):
-    # (1, 6) takes the direct loops, (6, 16) and (64, 8) im2col + GEMM in batch slices
+    # LeNet's two layers and a wider one, by im2col + GEMM in batch slices
     x = rng.standard_normal((3, c_in, 14, 13)).astype(np.float32)
     weight = rng.standard_normal((c_out, c_in, 5, 5)).astype(np.float32)
     grad_y = rng.standard_normal((3, c_out, 12, 11)).astype(np.float32)

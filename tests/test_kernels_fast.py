@@ -68,7 +68,7 @@ def test_weight_gradient_by_rows_and_by_batch_chunks_agree(monkeypatch, rng, n):
 @pytest.mark.parametrize("n, c_out, dilation", [(1, 6, ONE), (17, 6, ONE), (40, 7, (2, 1))])
 def test_small_convolution_weight_gradient_agrees(monkeypatch, rng, small_grad_bytes, n, c_out,
                                                   dilation):
-    # one input channel (LeNet's conv1, whose forward takes the direct loop)
+    # one input channel, as in LeNet's conv1
     monkeypatch.setattr(tuning, "SMALL_GRAD_BYTES", small_grad_bytes)
     x, weight, grad_y = random_conv(rng, n, 1, c_out, 10, (5, 3), ONE, (2, 1), dilation)
     np.testing.assert_allclose(fast_face.conv2d_weight(x, grad_y, (5, 3), ONE, (2, 1), dilation),
@@ -148,9 +148,9 @@ def test_fused_matmul_agrees_on_transposed_views_and_keeps_float32(rng):
 
 
 @pytest.mark.parametrize("c_in, c_out, stride, padding, dilation", [
-    (1, 6, ONE, (2, 2), ONE),        # LeNet's conv1: the direct loop
-    (2, 16, ONE, (0, 1), (2, 1)),    # few channels, dilated: the direct loop
-    (12, 11, (2, 1), ONE, ONE),      # many channels: im2col + GEMM
+    (1, 6, ONE, (2, 2), ONE),        # LeNet's conv1
+    (2, 16, ONE, (0, 1), (2, 1)),    # few channels, dilated
+    (12, 11, (2, 1), ONE, ONE),      # many channels, strided
 ])
 def test_convolution_with_bias_agrees_on_both_faces(monkeypatch, rng, c_in, c_out, stride, padding, dilation):
     monkeypatch.delenv("MINICNN_NUMBA", raising=False)
@@ -195,23 +195,6 @@ def test_fused_batch_norm_agrees_with_the_array_code(monkeypatch, rng, dtype, tr
     for a, b in zip(got, expected):  # y, dL/dx, dL/dγ, dL/dβ, running mean and variance
         assert a.dtype == dtype and a.shape == b.shape
         np.testing.assert_allclose(a, b, **tolerance)
-
-
-@pytest.mark.parametrize("n, c_in, c_out, size, kernel, padding, dilation", [
-    (2, 6, 16, 14, (5, 5), (0, 0), ONE),      # LeNet's conv2 shape
-    (3, 1, 6, 9, (5, 5), (2, 2), ONE),        # LeNet's conv1
-    (2, 3, 5, 9, (3, 4), (2, 1), (2, 1)),     # rectangular, dilated, uneven padding
-    (1, 9, 7, 6, (2, 3), (1, 2), ONE),        # 9 input channels: one group of eight and a tail
-])
-def test_direct_loops_and_their_adjoints_agree(monkeypatch, rng, n, c_in, c_out, size, kernel,
-                                               padding, dilation):
-    # stride 1, and every channel count forced onto the direct loops: conv2d and its input
-    # gradient over column-shifted rows
-    monkeypatch.setattr(tuning, "DIRECT_MAX_CHANNEL_PAIRS", 1 << 30)
-    args = random_conv(rng, n, c_in, c_out, size, kernel, ONE, padding, dilation)
-    for got, expected in zip(conv_products(fast_face, *args, ONE, padding, dilation),
-                             conv_products(reference, *args, ONE, padding, dilation)):
-        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("first, count", [(0, 60), (7, 20), (13, 1), (59, 1)])

@@ -27,7 +27,6 @@ ONE = (1, 1)
 @pytest.fixture
 def winograd_everywhere(monkeypatch):
     """Every 3×3, stride-1 convolution takes the Winograd path, however small."""
-    monkeypatch.setattr(tuning, "DIRECT_MAX_CHANNEL_PAIRS", 0)
     monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(tuning, "WINOGRAD_MIN_PIXELS", 1)
 

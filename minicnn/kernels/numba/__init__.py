@@ -5,11 +5,11 @@ that one (``tests/test_kernels.py``). Set ``MINICNN_NUMBA=0`` to run the referen
 or ``NUMBA_DISABLE_JIT=1`` to run these loops as plain Python and step through them.
 
 * ``unfold.py``: im2col and col2im, through column-shifted copies of the image for stride 1.
-* ``conv.py``: the convolution, its transpose and its weight gradient, by a direct loop,
-  Winograd (``winograd.py``) or im2col + GEMM in cache-sized chunks, by the layer's shape.
+* ``conv.py``: the convolution, its transpose and its weight gradient, by Winograd
+  (``winograd.py``) or im2col + GEMM in cache-sized chunks, by the layer's shape.
 * ``pooling.py``: max and average pooling, one plane (or image) per parallel task.
 * ``blas.py``: minicnn's own one-thread OpenBLAS GEMM, callable from inside the loops.
-* ``parallel.py``: the parallel loop that runs each kernel's serial task on Numba's threads.
+* ``parallel.py``: the parallel loop that runs the convolutions' serial tasks on Numba's threads.
 * ``tuning.py``: every threshold the choices above depend on.
 * ``batch_norm.py``, ``dense.py``, ``conv.add_channel_bias`` and ``conv.channel_sums``:
   fused loops for ops that ``minicnn.functional`` writes as array code (``kernels.FUSED``).

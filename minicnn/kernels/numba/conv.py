@@ -1,20 +1,17 @@
-"""Convolutions in the Numba face: the direct loop, Winograd, and im2col + GEMM, fused per chunk.
+"""Convolutions in the Numba face: Winograd, and im2col + GEMM fused per chunk of images.
 
 Each public function has the signature of its twin in ``reference.py`` and picks one of
-three loops by the layer's shape (the thresholds are in ``tuning.py``):
+two loops by the layer's shape (the thresholds are in ``tuning.py``):
 
-* **Direct**, for very few channels (LeNet's first layer): tap (i, j) of output pixel
-  p = oh·OW + ow reads shifted row (c, j) at i·OW + p (``unfold._shift_columns``), so every tap
-  is one long, contiguous multiply-add over all OH·OW outputs, eight taps per pass, so that
-  each load and store of the output row serves eight of them. The input gradient runs the
-  same loop backwards; the weight gradient takes im2col + GEMM, as fast here.
 * **Winograd** F(2×2, 3×3) for 3×3 stride-1 layers with many channels (``winograd.py``):
   2.25× fewer multiply-adds, for the convolution, its input gradient and its weight gradient.
 * **im2col + GEMM** otherwise: each parallel task (``parallel.py``) unfolds a chunk of images into
-  columns that fit the core's L2 cache and multiplies them at once, calling BLAS from inside
+  columns that fit the core's L2 cache and multiplies them, calling BLAS from inside
   Numba's thread (``blas.py``, one thread per call). The columns never travel to main
-  memory, and Numba and BLAS never hand the cores to each other. A weight gradient whose dY
-  is small splits the rows of its result instead of the batch.
+  memory, and Numba and BLAS never hand the cores to each other. The forward pass unfolds
+  and multiplies one image at a time, straight into the output, unless its planes are too
+  small for a GEMM each (then a chunk at once, copied out). A weight gradient whose dY is
+  small splits the rows of its result instead of the batch.
 
 Only the plain sums (``channel_sums``) let LLVM reorder a floating-point sum (into SIMD
 lanes), and no result depends on the number of threads: partial sums are grouped by the
@@ -23,80 +20,13 @@ Idea: the loops of reference.py written out element by element (minitorch's fast
 Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler").
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import tuning
 from . import winograd
 from .blas import gemm
 from .parallel import parallel_for
-from .unfold import _fold, _fold_columns, _out_hw, _shift_columns, _tap_rows, _unfold_rows
-
-
-# ---------------------------------------------------------------- direct convolution
-
-@njit(cache=True)
-def _conv2d_direct_image(n, x, weight, kh, kw, ph, pw, dh, dw, zero, y):
-    # image n: y[n, o, p] = Σ_t weight[o, t] · shifted[row[t], offset[t] + p] over the taps t,
-    # eight at a time, so each pass over y's row does eight multiply-adds per load and store
-    c_in, height = x.shape[1], x.shape[2]
-    c_out, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
-    taps, span = weight.shape[1], out_h * out_w
-    grouped = taps - taps % 8
-    row, offset = _tap_rows(c_in, kh, kw, dh, out_w)
-    shifted = np.empty((c_in * kw, (height + 2 * ph) * out_w), dtype=x.dtype)
-    _shift_columns(x[n], kw, ph, pw, dw, zero, out_w, shifted)
-    acc = y[n].reshape(c_out, span)
-    acc[:] = 0
-    for t in range(0, grouped, 8):
-        r0, r1 = shifted[row[t], offset[t]:], shifted[row[t + 1], offset[t + 1]:]
-        r2, r3 = shifted[row[t + 2], offset[t + 2]:], shifted[row[t + 3], offset[t + 3]:]
-        r4, r5 = shifted[row[t + 4], offset[t + 4]:], shifted[row[t + 5], offset[t + 5]:]
-        r6, r7 = shifted[row[t + 6], offset[t + 6]:], shifted[row[t + 7], offset[t + 7]:]
-        for o in range(c_out):
-            w, dst = weight[o, t:t + 8], acc[o]
-            for p in range(span):
-                dst[p] += (w[0] * r0[p] + w[1] * r1[p] + w[2] * r2[p] + w[3] * r3[p]
-                           + w[4] * r4[p] + w[5] * r5[p] + w[6] * r6[p] + w[7] * r7[p])
-    for t in range(grouped, taps):
-        src = shifted[row[t], offset[t]:]
-        for o in range(c_out):
-            w, dst = weight[o, t], acc[o]
-            for p in range(span):
-                dst[p] += w * src[p]
-
-
-@njit(cache=True)
-def _conv_transpose2d_direct_image(n, x, weight, kh, kw, ph, pw, dh, dw, out):
-    # image n, the adjoint of _conv2d_direct_image: each tap (c, i, j) of channel o spreads x's
-    # row o onto the shifted row (o, j) from offset i·dh·W on (eight input channels c per
-    # pass), and _fold_columns adds the shifted rows back onto the image; weight is
-    # (C_out, kh, kw, C_in)
-    c_in, in_h, in_w = x.shape[1], x.shape[2], x.shape[3]
-    c_out, out_h = out.shape[1], out.shape[2]
-    span = in_h * in_w
-    grouped = c_in - c_in % 8
-    shifted = np.zeros((c_out * kw, (out_h + 2 * ph) * in_w), dtype=x.dtype)
-    src = x[n].reshape(c_in, span)
-    for o in range(c_out):
-        for i in range(kh):
-            for j in range(kw):
-                dst = shifted[o * kw + j, i * dh * in_w:]
-                for c in range(0, grouped, 8):
-                    w = weight[o, i, j, c:c + 8]
-                    r0, r1, r2, r3 = src[c], src[c + 1], src[c + 2], src[c + 3]
-                    r4, r5, r6, r7 = src[c + 4], src[c + 5], src[c + 6], src[c + 7]
-                    for p in range(span):
-                        dst[p] += (w[0] * r0[p] + w[1] * r1[p] + w[2] * r2[p] + w[3] * r3[p]
-                                   + w[4] * r4[p] + w[5] * r5[p] + w[6] * r6[p] + w[7] * r7[p])
-                for c in range(grouped, c_in):
-                    w, row = weight[o, i, j, c], src[c]
-                    for p in range(span):
-                        dst[p] += w * row[p]
-    _fold_columns(shifted, kw, ph, pw, dw, in_w, out[n])
-
-
-def _direct_pays_off(c_in, c_out, stride):
-    return tuple(stride) == (1, 1) and c_in * c_out <= tuning.DIRECT_MAX_CHANNEL_PAIRS
+from .unfold import _fold, _out_hw, _unfold_rows
 
 
 def _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw):
@@ -108,14 +38,25 @@ def _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw):
 # ---------------------------------------------------------------- convolution by im2col + GEMM
 
 @njit(cache=True)
-def _conv2d_gemm_chunk(b, x, weight, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, y):
-    # chunk b of the images: unfold into columns, multiply by the (C_out, C·kh·kw) weights,
-    # copy each image's rows of the product into y
+def _conv2d_gemm_images(b, x, weight, kh, kw, sh, sw, ph, pw, dh, dw, chunk, y):
+    # the images of chunk b one by one: unfold into columns (C·kh·kw, OH·OW), multiply by the
+    # (C_out, C·kh·kw) weights straight into y[n]
+    c_out, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
+    cols = np.empty((weight.shape[1], out_h * out_w), dtype=x.dtype)
+    for n in range(b * chunk, min(x.shape[0], (b + 1) * chunk)):
+        _unfold_rows(x[n:n + 1], kh, kw, sh, sw, ph, pw, dh, dw, x.dtype.type(0), out_h, out_w, 0, cols)
+        gemm(weight, cols, y[n].reshape(c_out, out_h * out_w))
+
+
+@njit(cache=True)
+def _conv2d_gemm_chunk(b, x, weight, kh, kw, sh, sw, ph, pw, dh, dw, chunk, y):
+    # chunk b of the images at once: unfold into columns, multiply by the weights, copy each
+    # image's rows of the product into y (for small planes, too narrow a GEMM each)
     n0, n1 = b * chunk, min(x.shape[0], (b + 1) * chunk)
     c_out, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
     plane = out_h * out_w
     cols = np.empty((weight.shape[1], (n1 - n0) * plane), dtype=x.dtype)
-    _unfold_rows(x[n0:n1], kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, 0, cols)
+    _unfold_rows(x[n0:n1], kh, kw, sh, sw, ph, pw, dh, dw, x.dtype.type(0), out_h, out_w, 0, cols)
     product = np.empty((c_out, (n1 - n0) * plane), dtype=x.dtype)
     gemm(weight, cols, product)
     for k in range(n1 - n0):
@@ -136,7 +77,7 @@ def _conv_transpose2d_gemm_chunk(b, x, weight, kh, kw, sh, sw, ph, pw, dh, dw, c
 
 
 @njit(cache=True)
-def _conv2d_weight_gemm_group(g, x, grad_y, kh, kw, sh, sw, ph, pw, dh, dw, zero, chunk, group, partial):
+def _conv2d_weight_gemm_group(g, x, grad_y, kh, kw, sh, sw, ph, pw, dh, dw, chunk, group, partial):
     # partial[g] = Σ over the chunks of group g of columns_chunk · dY_chunkᵀ (K × C_out, the
     # orientation OpenBLAS runs faster); the grouping depends on the shapes only, so the sum's
     # order (and its rounding) never changes
@@ -145,18 +86,18 @@ def _conv2d_weight_gemm_group(g, x, grad_y, kh, kw, sh, sw, ph, pw, dh, dw, zero
     for n0 in range(g * group * chunk, min(n_img, (g + 1) * group * chunk), chunk):
         n1 = min(n_img, n0 + chunk)
         cols = np.empty((partial.shape[1], (n1 - n0) * out_h * out_w), dtype=x.dtype)
-        _unfold_rows(x[n0:n1], kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, 0, cols)
+        _unfold_rows(x[n0:n1], kh, kw, sh, sw, ph, pw, dh, dw, x.dtype.type(0), out_h, out_w, 0, cols)
         gemm(cols, _side_by_side(grad_y[n0:n1]).T, partial[g], True)
 
 
 @njit(cache=True)
-def _conv2d_weight_rows_block(b, x, dy, kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, block, grad_w):
+def _conv2d_weight_rows_block(b, x, dy, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, block, grad_w):
     # grad_w[:, r] = dY · columns[r]ᵀ over the whole batch for the block b of rows r = (c, i, j):
     # for small images, where dY (C_out × N·OH·OW, side by side) is small and the (C_out × K)
     # result is not
     r0, r1 = b * block, min(grad_w.shape[1], (b + 1) * block)
     cols = np.empty((r1 - r0, dy.shape[1]), dtype=x.dtype)
-    _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, zero, out_h, out_w, r0, cols)
+    _unfold_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, x.dtype.type(0), out_h, out_w, r0, cols)
     gemm(dy, cols.T, grad_w[:, r0:r1])
 
 
@@ -183,24 +124,21 @@ def _images_per_chunk(n, bytes_per_image, plane):
 
 
 def conv2d(x, weight, stride, padding, dilation):
-    """y = conv2d(x, W): direct loop for very few channels, Winograd for wide 3×3 stride-1
-    layers, else im2col + GEMM per chunk of images; see reference.conv2d."""
+    """y = conv2d(x, W): Winograd for wide 3×3 stride-1 layers, else im2col + GEMM per chunk
+    of images; see reference.conv2d."""
     x = np.ascontiguousarray(x)
     c_out, c_in, kh, kw = weight.shape
     out_hw = _out_hw(x.shape, (kh, kw), stride, padding, dilation)
     y = np.empty((x.shape[0], c_out) + out_hw, dtype=x.dtype)
     flat_weight = np.ascontiguousarray(weight.reshape(c_out, -1))
-    if _direct_pays_off(c_in, c_out, stride):
-        parallel_for(_conv2d_direct_image, x.shape[0], x, flat_weight, kh, kw, *padding, *dilation,
-                     x.dtype.type(0), y)
-        return y
     if _winograd_pays_off(c_in, c_out, (kh, kw), stride, dilation, out_hw):
         _conv2d_winograd(x, weight, padding, y)
         return y
-    chunk = _images_per_chunk(x.shape[0], c_in * kh * kw * out_hw[0] * out_hw[1] * x.itemsize,
-                              out_hw[0] * out_hw[1])
-    parallel_for(_conv2d_gemm_chunk, -(-x.shape[0] // chunk), x, flat_weight, kh, kw, *stride,
-                 *padding, *dilation, x.dtype.type(0), chunk, y)
+    plane = out_hw[0] * out_hw[1]
+    chunk = _images_per_chunk(x.shape[0], c_in * kh * kw * plane * x.itemsize, plane)
+    task = _conv2d_gemm_images if plane >= tuning.MIN_IMAGE_COLUMNS else _conv2d_gemm_chunk
+    parallel_for(task, -(-x.shape[0] // chunk), x, flat_weight, kh, kw, *stride,
+                 *padding, *dilation, chunk, y)
     return y
 
 
@@ -221,17 +159,12 @@ def _winograd_chunk(n, channels, tiles, itemsize):
 
 
 def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
-    """y = col2im(Wᵀ · x), the input gradient of conv2d (by the direct loop's adjoint or by
-    Winograd where conv2d takes them); see reference.conv_transpose2d."""
+    """y = col2im(Wᵀ · x), the input gradient of conv2d (by Winograd where conv2d takes it);
+    see reference.conv_transpose2d."""
     x = np.ascontiguousarray(x)
     n, c_in = x.shape[:2]
     c_out, kernel_size = weight.shape[1], weight.shape[2:]
     out = np.empty((n, c_out) + tuple(out_hw), dtype=x.dtype)
-    if _direct_pays_off(c_in, c_out, stride):
-        parallel_for(_conv_transpose2d_direct_image, n, x,
-                     np.ascontiguousarray(weight.transpose(1, 2, 3, 0)), *kernel_size, *padding,
-                     *dilation, out)
-        return out
     if _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw) and max(padding) <= 2:
         # stride 1: the convolution of x with the flipped kernel, channel axes swapped, padded 2 − p
         flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
@@ -245,13 +178,14 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     return out
 
 
-@njit(cache=True)
-def _add_channel_bias_plane(t, y, bias):
-    # plane t = (n, c): y[n, c, p] += bias[c]
+@njit(parallel=True, cache=True)
+def _add_channel_bias(y, bias):
+    # y[n, c, p] += bias[c], one plane per task
     channels = y.shape[1]
-    plane, b = y[t // channels, t % channels], bias[t % channels]
-    for p in range(plane.shape[0]):
-        plane[p] += b
+    for t in prange(y.shape[0] * channels):
+        plane, b = y[t // channels, t % channels], bias[t % channels]
+        for p in range(plane.shape[0]):
+            plane[p] += b
 
 
 def add_channel_bias(y, bias):
@@ -260,41 +194,40 @@ def add_channel_bias(y, bias):
     if not y.flags.c_contiguous:
         y += bias.reshape(1, -1, 1, 1)
         return y
-    parallel_for(_add_channel_bias_plane, y.shape[0] * y.shape[1], y.reshape(y.shape[0], y.shape[1], -1),
-                 np.ascontiguousarray(bias))
+    _add_channel_bias(y.reshape(y.shape[0], y.shape[1], -1), np.ascontiguousarray(bias))
     return y
 
 
-@njit(cache=True, fastmath={"reassoc"})
-def _channel_sum(c, a, sums):
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def _channel_sums(a, sums):
     # sums[c] = Σ_n Σ_p a[n, c, p]; "reassoc" lets LLVM keep several partial sums in SIMD lanes
-    total = sums[c] * 0
-    for n in range(a.shape[0]):
-        plane = a[n, c]
-        for p in range(plane.shape[0]):
-            total += plane[p]
-    sums[c] = total
+    for c in prange(a.shape[1]):
+        total = sums[c] * 0
+        for n in range(a.shape[0]):
+            plane = a[n, c]
+            for p in range(plane.shape[0]):
+                total += plane[p]
+        sums[c] = total
 
 
 def channel_sums(a):
     """Σ over the batch and the pixels, one parallel task per channel; a bias's gradient (``functional.conv``)."""
     a = np.ascontiguousarray(a)
     sums = np.zeros(a.shape[1], dtype=a.dtype)
-    parallel_for(_channel_sum, a.shape[1], a.reshape(a.shape[0], a.shape[1], -1), sums)
+    _channel_sums(a.reshape(a.shape[0], a.shape[1], -1), sums)
     return sums
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
-    """dW = dY · im2col(x)ᵀ: for very few channels and large images, dot products over the
-    shifted rows of the direct loop; for wide 3×3 stride-1 layers, Winograd's adjoint; else
-    im2col + GEMM summed over chunks. See reference.conv2d_weight."""
+    """dW = dY · im2col(x)ᵀ: for wide 3×3 stride-1 layers, Winograd's adjoint; else im2col +
+    GEMM summed over chunks. See reference.conv2d_weight."""
     x, grad_y = np.ascontiguousarray(x), np.ascontiguousarray(grad_y)
     n, c = x.shape[:2]
     c_out = grad_y.shape[1]
     rows = c * kernel_size[0] * kernel_size[1]
     if _winograd_pays_off(c, c_out, kernel_size, stride, dilation, grad_y.shape[2:]):
         return _conv2d_weight_winograd(x, grad_y, padding)
-    settings = (*kernel_size, *stride, *padding, *dilation, x.dtype.type(0))
+    settings = (*kernel_size, *stride, *padding, *dilation)
     if grad_y.nbytes <= tuning.SMALL_GRAD_BYTES:  # small dY: split the rows of the result, not the batch
         grad_w = np.empty((c_out, rows), dtype=x.dtype)
         block = _rows_per_block(rows, grad_y.nbytes // c_out)

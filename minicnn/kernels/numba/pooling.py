@@ -1,88 +1,91 @@
 """Pooling loops of the Numba face: max and average pooling, forward and backward.
 
-Each plane is one parallel task (``parallel.py``). Max pooling picks its winner without a branch (random data
-would mispredict most of them); average pooling whose windows tile the image (stride equal
-to the kernel, no padding: LeNet's, and global pooling) skips the bounds checks, takes one
-image per task (LeNet's 10×10 planes are too small to be a task each), and its backward
-pass writes each pixel once instead of accumulating.
+Max pooling runs one plane per ``prange`` task and picks its winner without a branch (random
+data would mispredict most of them). Average pooling runs one image per task of
+``parallel.py`` (as a ``prange`` loop, its nested loops compiled into seconds of vectorised
+variants); when its windows tile the image (stride equal to the kernel, no padding: LeNet's,
+and global pooling) it skips the bounds checks, and its backward pass writes each pixel once
+instead of accumulating.
 Idea: d2l §7.5; see ``reference.py`` for the readable version of every function here.
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..reference import pooled_shape
 from .parallel import parallel_for
 
 
-@njit(cache=True)
-def _max_pool_plane(t, x, kh, kw, sh, sw, ph, pw, y, argmax):
-    # plane t = (n, c)
-    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+@njit(parallel=True, cache=True)
+def _max_pool(x, kh, kw, sh, sw, ph, pw, y, argmax):
+    n_img, channels, height, width = x.shape
     out_h, out_w = y.shape[2], y.shape[3]
-    n, c = t // channels, t % channels
-    plane, out, where_out = x[n, c], y[n, c], argmax[n, c]
-    for oh in range(out_h):
-        top = max(oh * sh - ph, 0)
-        bottom = min(oh * sh - ph + kh, height)
-        for ow in range(out_w):
-            left = max(ow * sw - pw, 0)
-            right = min(ow * sw - pw + kw, width)
-            best, where = plane[top, left], top * width + left
-            for h in range(top, bottom):
-                for w in range(left, right):
-                    # a larger value or a NaN wins, chosen without a branch (random data
-                    # would mispredict most of them)
-                    v = plane[h, w]
-                    wins = (v > best) | (v != v)
-                    best = v if wins else best
-                    where = h * width + w if wins else where
-            out[oh, ow] = best
-            where_out[oh, ow] = where
+    for t in prange(n_img * channels):
+        n, c = t // channels, t % channels
+        plane = x[n, c]
+        for oh in range(out_h):
+            top = max(oh * sh - ph, 0)
+            bottom = min(oh * sh - ph + kh, height)
+            for ow in range(out_w):
+                left = max(ow * sw - pw, 0)
+                right = min(ow * sw - pw + kw, width)
+                best, where = plane[top, left], top * width + left
+                for h in range(top, bottom):
+                    for w in range(left, right):
+                        # a larger value or a NaN wins, chosen without a branch (random data
+                        # would mispredict most of them)
+                        v = plane[h, w]
+                        wins = (v > best) | (v != v)
+                        best = v if wins else best
+                        where = h * width + w if wins else where
+                y[n, c, oh, ow] = best
+                argmax[n, c, oh, ow] = where
 
 
-@njit(cache=True)
-def _max_pool_backward_plane(t, grad_y, argmax, grad_x):
-    # plane t = (n, c): each window's gradient onto its winner
-    channels = grad_y.shape[1]
-    n, c = t // channels, t % channels
-    plane, g, where = grad_x[n, c].reshape(-1), grad_y[n, c].reshape(-1), argmax[n, c].reshape(-1)
-    plane[:] = 0
-    for k in range(g.shape[0]):
-        plane[where[k]] += g[k]
+@njit(parallel=True, cache=True)
+def _max_pool_backward(grad_y, argmax, grad_x):
+    n_img, channels = grad_y.shape[0], grad_y.shape[1]
+    for t in prange(n_img * channels):
+        n, c = t // channels, t % channels
+        plane, g, where = grad_x[n, c].reshape(-1), grad_y[n, c].reshape(-1), argmax[n, c].reshape(-1)
+        plane[:] = 0
+        for k in range(g.shape[0]):
+            plane[where[k]] += g[k]
 
 
 @njit(cache=True, error_model="numpy")
-def _avg_pool_plane(t, x, kh, kw, sh, sw, ph, pw, taps, y):
-    # plane t = (n, c); error_model="numpy": the division by taps needs no zero check
-    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+def _avg_pool_image(n, x, kh, kw, sh, sw, ph, pw, taps, y):
+    # image n; error_model="numpy": the division by taps needs no zero check
+    height, width = x.shape[2], x.shape[3]
     out_h, out_w = y.shape[2], y.shape[3]
-    plane, out = x[t // channels, t % channels], y[t // channels, t % channels]
-    for oh in range(out_h):
-        top = oh * sh - ph
-        for ow in range(out_w):
-            left = ow * sw - pw
-            total = taps * 0
-            for h in range(max(top, 0), min(top + kh, height)):
-                for w in range(max(left, 0), min(left + kw, width)):
-                    total += plane[h, w]
-            out[oh, ow] = total / taps
+    for c in range(x.shape[1]):
+        plane, out = x[n, c], y[n, c]
+        for oh in range(out_h):
+            top = oh * sh - ph
+            for ow in range(out_w):
+                left = ow * sw - pw
+                total = taps * 0
+                for h in range(max(top, 0), min(top + kh, height)):
+                    for w in range(max(left, 0), min(left + kw, width)):
+                        total += plane[h, w]
+                out[oh, ow] = total / taps
 
 
 @njit(cache=True, error_model="numpy")
-def _avg_pool_backward_plane(t, grad_y, kh, kw, sh, sw, ph, pw, taps, grad_x):
-    # plane t = (n, c)
-    channels, height, width = grad_x.shape[1], grad_x.shape[2], grad_x.shape[3]
+def _avg_pool_backward_image(n, grad_y, kh, kw, sh, sw, ph, pw, taps, grad_x):
+    # image n: each window's gradient spread evenly over its pixels
+    height, width = grad_x.shape[2], grad_x.shape[3]
     out_h, out_w = grad_y.shape[2], grad_y.shape[3]
-    plane, g = grad_x[t // channels, t % channels], grad_y[t // channels, t % channels]
-    plane[:] = 0
-    for oh in range(out_h):
-        top = oh * sh - ph
-        for ow in range(out_w):
-            left = ow * sw - pw
-            share = g[oh, ow] / taps
-            for h in range(max(top, 0), min(top + kh, height)):
-                for w in range(max(left, 0), min(left + kw, width)):
-                    plane[h, w] += share
+    for c in range(grad_x.shape[1]):
+        plane, g = grad_x[n, c], grad_y[n, c]
+        plane[:] = 0
+        for oh in range(out_h):
+            top = oh * sh - ph
+            for ow in range(out_w):
+                left = ow * sw - pw
+                share = g[oh, ow] / taps
+                for h in range(max(top, 0), min(top + kh, height)):
+                    for w in range(max(left, 0), min(left + kw, width)):
+                        plane[h, w] += share
 
 
 @njit(cache=True, error_model="numpy")
@@ -128,15 +131,14 @@ def max_pool2d(x, kernel_size, stride, padding):
     x = np.ascontiguousarray(x)
     shape = pooled_shape(x.shape, kernel_size, stride, padding)
     y, argmax = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
-    parallel_for(_max_pool_plane, shape[0] * shape[1], x, *kernel_size, *stride, *padding, y, argmax)
+    _max_pool(x, *kernel_size, *stride, *padding, y, argmax)
     return y, argmax
 
 
 def max_pool2d_backward(grad_y, argmax, x_shape, kernel_size, stride, padding):
     """Route each window's gradient to its winner; see ``reference.max_pool2d_backward``."""
     grad_x = np.empty(x_shape, dtype=grad_y.dtype)
-    parallel_for(_max_pool_backward_plane, x_shape[0] * x_shape[1], np.ascontiguousarray(grad_y),
-                 np.ascontiguousarray(argmax), grad_x)
+    _max_pool_backward(np.ascontiguousarray(grad_y), np.ascontiguousarray(argmax), grad_x)
     return grad_x
 
 
@@ -149,7 +151,7 @@ def avg_pool2d(x, kernel_size, stride, padding):
     if _tiles(kernel_size, stride, padding):
         parallel_for(_avg_pool_tiles_image, shape[0], x, *kernel_size, taps, y)
     else:
-        parallel_for(_avg_pool_plane, shape[0] * shape[1], x, *kernel_size, *stride, *padding, taps, y)
+        parallel_for(_avg_pool_image, shape[0], x, *kernel_size, *stride, *padding, taps, y)
     return y
 
 
@@ -161,6 +163,6 @@ def avg_pool2d_backward(grad_y, x_shape, kernel_size, stride, padding):
     if _tiles(kernel_size, stride, padding):
         parallel_for(_avg_pool_tiles_backward_image, x_shape[0], grad_y, *kernel_size, taps, grad_x)
     else:
-        parallel_for(_avg_pool_backward_plane, x_shape[0] * x_shape[1], grad_y, *kernel_size, *stride,
+        parallel_for(_avg_pool_backward_image, x_shape[0], grad_y, *kernel_size, *stride,
                      *padding, taps, grad_x)
     return grad_x

@@ -6,9 +6,6 @@ work is cut into parallel tasks. The tests shrink them to send small shapes down
 
 Which convolution loop (``conv.py``):
 
-* ``DIRECT_MAX_CHANNEL_PAIRS``: up to this many (input, output) channel pairs, stride 1, the
-  direct loop over shifted rows beats im2col + GEMM. LeNet's first layer (1 × 6) takes it;
-  its second (6 × 16 = 96) is faster by GEMM.
 * ``WINOGRAD_MIN_CHANNELS`` and ``WINOGRAD_MIN_PIXELS``: Winograd's F(2×2, 3×3) needs this
   many input and output channels (else its transforms cost more than the multiplications it
   saves) and output planes this large (a 3×3 plane wastes 7 of its 16 tile outputs).
@@ -18,6 +15,9 @@ How the work is cut:
 * ``CHUNK_BYTES``: the columns (or Winograd tiles) of one chunk of images: about one core's
   L2 cache, so that they are multiplied before they travel to main memory.
 * ``MIN_COLUMNS``: a chunk's GEMM gets at least this many columns; OpenBLAS slows below.
+* ``MIN_IMAGE_COLUMNS``: output planes of at least this many pixels get a GEMM of their own,
+  written straight into the output (LeNet's 28 × 28 and 10 × 10); smaller ones (ResNet's last
+  6 × 6 and 3 × 3) are multiplied a chunk at once and copied out.
 * ``PARTIAL_BYTES`` and ``MIN_PARTIALS``: a weight gradient is summed over the batch as
   partial results, one per group of chunks: at most this many bytes of them, and at least
   this many, so that several cores share the work (also the fewest blocks of rows below).
@@ -25,12 +25,12 @@ How the work is cut:
   its result among the tasks instead of the batch (small images: dY small, result not).
 """
 
-DIRECT_MAX_CHANNEL_PAIRS = 32
 WINOGRAD_MIN_CHANNELS = 32
 WINOGRAD_MIN_PIXELS = 36
 
 CHUNK_BYTES = 1 << 20
 MIN_COLUMNS = 256
+MIN_IMAGE_COLUMNS = 64
 PARTIAL_BYTES = 1 << 23
 MIN_PARTIALS = 4
 SMALL_GRAD_BYTES = 1 << 20

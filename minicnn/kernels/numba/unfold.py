@@ -4,8 +4,7 @@ Two ways to unfold. With stride 1 (most layers), each image is copied, padded, o
 column tap j and cut to the output width (OW): row (c, j) of the *shifted* image holds
 x[c, h, ow + j] for every padded row h (``_shift_columns``). Then the column entries of tap
 (i, j) for output pixel p = oh·OW + ow sit at i·OW + p of that row: every row of im2col
-is one contiguous copy, and the direct convolutions read their taps straight from the
-shifted rows. col2im runs it backwards: contiguous additions onto the shifted rows, then
+is one contiguous copy. col2im runs it backwards: contiguous additions onto the shifted rows, then
 ``_fold_columns``, the adjoint of ``_shift_columns``. Strided windows keep one guarded copy
 (or addition) per element. Inner loops index a row *view* with the loop counter
 (``row[p]``, never ``x[n, c, a + p]``): Numba then knows the index is not negative, and
