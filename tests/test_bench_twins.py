@@ -5,8 +5,8 @@ the twin by position (``common.copy_weights_to_torch``, which checks every shape
 run one float64 forward: in eval mode, and in training mode too where no dropout makes the
 outputs random (BatchNorm then normalises with the batch's statistics).
 """
-import os
-import sys
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +17,20 @@ from minicnn.backend import to_numpy
 from minicnn.random import manual_seed
 
 torch = pytest.importorskip("torch")
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
-from common import copy_weights_to_torch  # noqa: E402
-from twins import TWINS, minicnn_network  # noqa: E402
+
+
+def benchmark_module(name):
+    """benchmarks/<name>.py, loaded under its own name: the examples have a ``common`` module too."""
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+copy_weights_to_torch = benchmark_module("common").copy_weights_to_torch
+twins = benchmark_module("twins")
+TWINS, minicnn_network = twins.TWINS, twins.minicnn_network
 
 SMALL = {  # name: (width, image side): the smallest images each network accepts, few channels
     "alexnet": (1 / 32, 65),
