@@ -181,22 +181,35 @@ def centre_biases(model, images):
     after He initialisation a channel fed by few of them (NiN's last block sees a 1×1 map
     and 10 channels at 67 pixels) is negative for every image: a dead unit that gets no
     gradient, and at NiN's last ReLU a class whose score is stuck at 0. Centred, every
-    channel is positive on some images and learns.
+    channel is positive on some images and learns. The last convolution is then raised by
+    one constant for all channels until its outputs are at least 1 on every image: NiN's last
+    ReLU, right before the class scores, then passes all of them (a class score can no
+    longer die in the first steps, when every wrong class is pushed down), and the softmax
+    does not see a shift common to all classes.
     """
     was_training = model.training
     model.eval()  # no dropout while measuring
-    for conv in [m for m in model.modules() if isinstance(m, minicnn.nn.Conv2d) and m.bias is not None]:
-        outputs = []
-        compute = conv.forward
-        conv.forward = lambda x: outputs.append(compute(x)) or outputs[-1]
-        try:
-            with minicnn.no_grad():
-                model(minicnn.Tensor(images))
-        finally:
-            del conv.forward
-        conv.bias.data -= outputs[0].data.mean(axis=(0, 2, 3))
+    convolutions = [m for m in model.modules() if isinstance(m, minicnn.nn.Conv2d) and m.bias is not None]
+    for conv in convolutions:
+        output = _output_of(conv, model, images)
+        conv.bias.data -= output.mean(axis=(0, 2, 3))
+    last = convolutions[-1]
+    last.bias.data += 1.0 - _output_of(last, model, images).min()
     model.train(was_training)
     return model
+
+
+def _output_of(layer, model, images):
+    """What ``layer`` computes when ``model`` runs on ``images`` (no graph)."""
+    outputs = []
+    compute = layer.forward
+    layer.forward = lambda x: outputs.append(compute(x)) or outputs[-1]
+    try:
+        with minicnn.no_grad():
+            model(minicnn.Tensor(images))
+    finally:
+        del layer.forward
+    return outputs[0].data
 
 
 def schedule(optimizer, args, steps_per_epoch):

@@ -299,10 +299,14 @@ def test_centred_biases_give_every_convolution_a_zero_mean_output_and_no_dead_un
         model.eval()
         model(minicnn.Tensor(images))
     assert len(outputs) == 12  # four NiN blocks of three convolutions
-    for conv, output in outputs.items():
+    *hidden, last = outputs.values()
+    for output in hidden:
         values = output.numpy()
         numpy.testing.assert_allclose(values.mean(axis=(0, 2, 3)), 0, atol=1e-5)
         assert (values.max(axis=(0, 2, 3)) > 0).all(), "a channel is negative for every image"
+    means = last.numpy().mean(axis=(0, 2, 3))
+    assert last.numpy().min() == pytest.approx(1.0, abs=1e-5)  # raised until every class score is at least 1
+    numpy.testing.assert_allclose(means - means[0], 0, atol=1e-5)  # by one constant: the class scores stay centred together
 
 
 @pytest.mark.parametrize("build, largest, expected", [
