@@ -1,4 +1,5 @@
-"""kernels/numba/blas.py: the Numba face's GEMM agrees with NumPy on every layout it accepts.
+"""kernels/numba/blas.py: the Numba face's GEMM agrees with NumPy on every layout it accepts,
+as the kernels call it (``gemm``, compiled) and as Python code does (``gemm_from_python``, ctypes).
 
 It reaches OpenBLAS through pointers, leading dimensions and transpose flags, so each layout
 is a separate way to get an index wrong: transposed views, blocks of larger arrays (rows
@@ -13,6 +14,7 @@ from minicnn.kernels.numba import blas
 from minicnn.kernels.numba.blas import gemm
 
 DTYPES = [np.float32, np.float64]
+GEMMS = pytest.mark.parametrize("gemm", [gemm, blas.gemm_from_python], ids=["numba", "ctypes"])
 
 
 def tolerance(dtype):
@@ -33,7 +35,8 @@ def operand(rng, shape, dtype, view):
 @pytest.mark.parametrize("view_a", ["plain", "transposed", "block"])
 @pytest.mark.parametrize("view_b", ["plain", "transposed", "block"])
 @pytest.mark.parametrize("m, k, n", [(5, 7, 3), (1, 4, 1), (6, 1, 2), (33, 17, 65)])
-def test_gemm_agrees_with_numpy_on_every_layout(rng, dtype, view_a, view_b, m, k, n):
+@GEMMS
+def test_gemm_agrees_with_numpy_on_every_layout(gemm, rng, dtype, view_a, view_b, m, k, n):
     a, b = operand(rng, (m, k), dtype, view_a), operand(rng, (k, n), dtype, view_b)
     out = np.full((m, n), np.nan, dtype)
     gemm(a, b, out)
@@ -41,7 +44,8 @@ def test_gemm_agrees_with_numpy_on_every_layout(rng, dtype, view_a, view_b, m, k
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gemm_writes_a_block_of_a_larger_array_and_nothing_else(rng, dtype):
+@GEMMS
+def test_gemm_writes_a_block_of_a_larger_array_and_nothing_else(gemm, rng, dtype):
     a, b = operand(rng, (4, 6), dtype, "plain"), operand(rng, (6, 3), dtype, "transposed")
     big = np.full((5, 9), 7.0, dtype)
     gemm(a, b, big[1:5, 2:5])
@@ -52,7 +56,8 @@ def test_gemm_writes_a_block_of_a_larger_array_and_nothing_else(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gemm_accumulates_when_asked(rng, dtype):
+@GEMMS
+def test_gemm_accumulates_when_asked(gemm, rng, dtype):
     a, b = operand(rng, (3, 5), dtype, "block"), operand(rng, (5, 4), dtype, "plain")
     start = rng.standard_normal((3, 4)).astype(dtype)
     out = start.copy()
@@ -60,7 +65,8 @@ def test_gemm_accumulates_when_asked(rng, dtype):
     np.testing.assert_allclose(out, start + a @ b, **tolerance(dtype))
 
 
-def test_empty_products(rng):
+@GEMMS
+def test_empty_products(gemm, rng):
     out = np.full((2, 3), 5.0, np.float32)
     gemm(np.empty((2, 0), np.float32), np.empty((0, 3), np.float32), out)
     assert np.all(out == 0)  # a sum of no terms

@@ -11,8 +11,8 @@ or ``NUMBA_DISABLE_JIT=1`` to run these loops as plain Python and step through t
 * ``blas.py``: minicnn's own one-thread OpenBLAS GEMM, callable from inside the loops.
 * ``parallel.py``: the parallel loop that runs the convolutions' serial tasks on Numba's threads.
 * ``tuning.py``: every threshold the choices above depend on.
-* ``batch_norm.py``, ``dense.py``, ``conv.add_channel_bias`` and ``conv.channel_sums``:
-  fused loops for ops that ``minicnn.functional`` writes as array code (``kernels.FUSED``).
+* ``batch_norm.py`` and ``dense.py``: fused loops for ops that ``minicnn.functional`` writes
+  as array code (``kernels.FUSED``).
 
 Numba compiles each loop the first time it runs, for the dtype it meets, and keeps the
 machine code in its cache (``cache=True``): a first run pays the compilation once
@@ -23,7 +23,7 @@ import sys
 from numba.core import event
 
 from .batch_norm import batch_norm, batch_norm_backward, channel_moments
-from .conv import add_channel_bias, channel_sums, conv2d, conv2d_weight, conv_transpose2d
+from .conv import conv2d, conv2d_weight, conv_transpose2d
 from .dense import matmul, sigmoid, sigmoid_backward
 from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .unfold import col2im, im2col
@@ -32,7 +32,7 @@ __all__ = [
     "im2col", "col2im", "conv2d", "conv_transpose2d", "conv2d_weight",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     # the fused loops of kernels.FUSED
-    "add_channel_bias", "channel_sums", "channel_moments", "batch_norm", "batch_norm_backward",
+    "channel_moments", "batch_norm", "batch_norm_backward",
     "matmul", "sigmoid", "sigmoid_backward",
 ]
 

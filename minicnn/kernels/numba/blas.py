@@ -9,6 +9,9 @@ OPENBLAS_NUM_THREADS, or the core count, asks for; set to one thread, it never w
 Numba's own ``np.dot`` would call SciPy's OpenBLAS instead, with whatever threads the user
 gave it, each competing with Numba's for the cores. ``gemm`` reaches ``cblas_sgemm``/``cblas_dgemm`` by name, as a C function Numba
 links against (``numba.types.ExternalFunction``), so the kernels that call it stay cached.
+It is inlined into each kernel that calls it: compiled on its own, it was compiled again
+for every combination of array layouts it met (a transposed view, a block). Python code
+calls the same functions through ctypes instead (``gemm_from_python``): nothing to compile.
 
 ``gemm`` takes any 2-D float array whose rows or columns are contiguous, transposed views
 included, writes into a given output (a block of a larger array is fine) and can add to it
@@ -56,6 +59,19 @@ _sgemm = _cblas_gemm(OPENBLAS, "scipy_cblas_sgemm", types.float32)
 _dgemm = _cblas_gemm(OPENBLAS, "scipy_cblas_dgemm", types.float64)
 
 
+def _ctypes_gemm(function, real):
+    """The CBLAS ?gemm ``function`` with its C argument types, for calls from Python."""
+    enum, size, pointer = ctypes.c_int, ctypes.c_int, ctypes.c_void_p
+    function.argtypes = (enum, enum, enum, size, size, size, real, pointer, size, pointer, size, real,
+                         pointer, size)
+    function.restype = None
+    return function
+
+
+_SGEMM = _ctypes_gemm(OPENBLAS.scipy_cblas_sgemm, ctypes.c_float)
+_DGEMM = _ctypes_gemm(OPENBLAS.scipy_cblas_dgemm, ctypes.c_double)
+
+
 @intrinsic
 def _address(typingctx, array):
     # the address of array's first element, as a C void*
@@ -65,25 +81,33 @@ def _address(typingctx, array):
     return types.voidptr(array), codegen
 
 
-@njit(cache=True, inline='always')
 def _layout(a):
-    # (CBLAS transpose flag, leading dimension) of a 2-D array whose rows or columns are contiguous;
-    # inlined: too small to be worth compiling on its own
+    # (CBLAS transpose flag, leading dimension) of a 2-D array whose rows or columns are contiguous
     if a.strides[1] == a.itemsize or a.shape[1] == 1:
         return NO_TRANS, max(1, a.shape[1], a.strides[0] // a.itemsize)
     return TRANS, max(1, a.shape[0], a.strides[1] // a.itemsize)
 
 
-@njit(cache=True)
+_layout_inlined = njit(cache=True, inline='always')(_layout)
+
+
+@njit(cache=True, inline='always')
 def _gemm_blas(a, b, out, accumulate=False):
     """out = a · b, or out += a · b with ``accumulate``, for float32 or float64 arrays of one
     dtype: a (M, K) and b (K, N) each with contiguous rows or columns, out (M, N) with
     contiguous rows, all with positive strides (BLAS has no other layouts)."""
+    _gemm_any_layout(a[:, :], b[:, :], out[:, :], accumulate)
+
+
+@njit(cache=True)
+def _gemm_any_layout(a, b, out, accumulate):
+    # _gemm_blas for arrays typed with any layout ('A'), whatever they are: one compilation
+    # per dtype serves rows, transposes and blocks alike
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
     if m == 0 or n == 0:
         return
-    trans_a, lda = _layout(a)
-    trans_b, ldb = _layout(b)
+    trans_a, lda = _layout_inlined(a)
+    trans_b, ldb = _layout_inlined(b)
     ldc = max(1, n, out.strides[0] // out.itemsize)
     beta = 1.0 if accumulate else 0.0
     if out.itemsize == 4:
@@ -92,6 +116,19 @@ def _gemm_blas(a, b, out, accumulate=False):
     else:
         _dgemm(ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, _address(a), lda, _address(b), ldb,
                beta, _address(out), ldc)
+
+
+def gemm_from_python(a, b, out, accumulate=False):
+    """``gemm`` for NumPy arrays in Python code, through ctypes: the same OpenBLAS call, uncompiled."""
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    if m == 0 or n == 0:
+        return
+    trans_a, lda = _layout(a)
+    trans_b, ldb = _layout(b)
+    ldc = max(1, n, out.strides[0] // out.itemsize)
+    call = _SGEMM if out.itemsize == 4 else _DGEMM
+    call(ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
+         1.0 if accumulate else 0.0, out.ctypes.data, ldc)
 
 
 def _gemm_numpy(a, b, out, accumulate=False):

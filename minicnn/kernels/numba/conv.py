@@ -13,14 +13,15 @@ two loops by the layer's shape (the thresholds are in ``tuning.py``):
   small for a GEMM each (then a chunk at once, copied out). A weight gradient whose dY is
   small splits the rows of its result instead of the batch.
 
-Only the plain sums (``channel_sums``) let LLVM reorder a floating-point sum (into SIMD
-lanes), and no result depends on the number of threads: partial sums are grouped by the
-shapes alone.
+No result depends on the number of threads: partial sums are grouped by the shapes alone.
+A convolution's bias and its gradient are left to ``functional.conv``'s NumPy code: on
+LeNet's planes a loop of our own saved 0.1–0.2 ms a step but cost 1 s of compilation on a
+first run, and on ResNet's larger ones NumPy's sums were faster.
 Idea: the loops of reference.py written out element by element (minitorch's fast ops;
 Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler").
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import tuning
 from . import winograd
@@ -176,46 +177,6 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
                  np.ascontiguousarray(weight.reshape(c_in, rows)), *kernel_size, *stride, *padding,
                  *dilation, chunk, out)
     return out
-
-
-@njit(parallel=True, cache=True)
-def _add_channel_bias(y, bias):
-    # y[n, c, p] += bias[c], one plane per task
-    channels = y.shape[1]
-    for t in prange(y.shape[0] * channels):
-        plane, b = y[t // channels, t % channels], bias[t % channels]
-        for p in range(plane.shape[0]):
-            plane[p] += b
-
-
-def add_channel_bias(y, bias):
-    """y += b, one number per channel of y (N, C, H, W), in place, one parallel pass; the
-    adjoint of ``channel_sums`` (``functional.conv``)."""
-    if not y.flags.c_contiguous:
-        y += bias.reshape(1, -1, 1, 1)
-        return y
-    _add_channel_bias(y.reshape(y.shape[0], y.shape[1], -1), np.ascontiguousarray(bias))
-    return y
-
-
-@njit(parallel=True, cache=True, fastmath={"reassoc"})
-def _channel_sums(a, sums):
-    # sums[c] = Σ_n Σ_p a[n, c, p]; "reassoc" lets LLVM keep several partial sums in SIMD lanes
-    for c in prange(a.shape[1]):
-        total = sums[c] * 0
-        for n in range(a.shape[0]):
-            plane = a[n, c]
-            for p in range(plane.shape[0]):
-                total += plane[p]
-        sums[c] = total
-
-
-def channel_sums(a):
-    """Σ over the batch and the pixels, one parallel task per channel; a bias's gradient (``functional.conv``)."""
-    a = np.ascontiguousarray(a)
-    sums = np.zeros(a.shape[1], dtype=a.dtype)
-    _channel_sums(a.reshape(a.shape[0], a.shape[1], -1), sums)
-    return sums
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):

@@ -1,7 +1,7 @@
 """The dense layers' fused loops in the Numba face: matmul, sigmoid.
 
-The matrix product runs on minicnn's own one-thread OpenBLAS (``blas.gemm``), as the
-convolutions do, whatever thread count NumPy's BLAS was started with (several threads
+The matrix product runs on minicnn's own one-thread OpenBLAS (``blas.gemm_from_python``), as
+the convolutions do, whatever thread count NumPy's BLAS was started with (several threads
 spinning on a busy machine make small products many times slower). The sigmoid computes
 its own e^-|x| in the same parallel loop (``_exp_nonpositive``):
 Numba has no vector ``exp`` (without Intel's SVML, ``math.exp`` is one libm call per
@@ -16,13 +16,13 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from .blas import gemm
+from .blas import gemm_from_python
 
 
 def matmul(a, b):
     """a · b of 2-D float arrays of one dtype on minicnn's one-thread OpenBLAS, as in the convolutions."""
     out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
-    gemm(_contiguous(a), _contiguous(b), out)
+    gemm_from_python(_contiguous(a), _contiguous(b), out)
     return out
 
 

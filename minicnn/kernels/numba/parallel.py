@@ -12,9 +12,8 @@ The im2col + GEMM convolutions, im2col/col2im and average pooling run their work
 one chunk, group or image per task. The other loops stay ``prange`` loops, because inside
 one Numba tells LLVM that the arrays do not overlap, which vectorises their inner loops best:
 Winograd's (most of a ResNet-18 step; as tasks they measured 2–3 % slower, within noise),
-and the loops over many small planes or channels (bias, BatchNorm, channel sums, max pooling, the
-sigmoid), whose bodies call little and where a call through a pointer per plane would
-cost more than the plane.
+and the loops over many small planes or channels (BatchNorm, max pooling, the sigmoid), whose
+bodies call little and where a call through a pointer per plane would cost more than the plane.
 Idea: the fork-join loop of OpenMP's ``parallel for``; Numba's "First-class function objects".
 """
 import numpy as np

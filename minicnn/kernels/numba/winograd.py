@@ -27,7 +27,7 @@ Algorithms for Convolutional Neural Networks"; d2l §7.2 for the convolution its
 import numpy as np
 from numba import njit, prange
 
-from .blas import gemm
+from .blas import gemm, gemm_from_python
 
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])  # weights: G g Gᵀ
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])  # tiles: Bᵀ d B
@@ -59,8 +59,8 @@ def weight_transform(weight):
     matrix product with the Kronecker product G ⊗ G (16 × 9)."""
     c_out, c_in = weight.shape[:2]
     u = np.empty((16, c_out, c_in), dtype=weight.dtype)
-    gemm(np.kron(G, G).astype(weight.dtype), np.ascontiguousarray(weight).reshape(-1, 9).T,
-         u.reshape(16, -1))
+    gemm_from_python(np.kron(G, G).astype(weight.dtype), np.ascontiguousarray(weight).reshape(-1, 9).T,
+                     u.reshape(16, -1))
     return u
 
 
@@ -69,7 +69,7 @@ def weight_from_sums(sums):
     the adjoint of weight_transform."""
     c_out, c_in = sums.shape[1:]
     grad = np.empty((c_out, c_in, 3, 3), dtype=sums.dtype)
-    gemm(sums.reshape(16, -1).T, np.kron(G, G).astype(sums.dtype), grad.reshape(-1, 9))
+    gemm_from_python(sums.reshape(16, -1).T, np.kron(G, G).astype(sums.dtype), grad.reshape(-1, 9))
     return grad
 
 
