@@ -17,39 +17,37 @@ from .parallel import parallel_for
 
 @njit(parallel=True, cache=True)
 def _max_pool(x, kh, kw, sh, sw, ph, pw, y, argmax):
-    n_img, channels, height, width = x.shape
-    out_h, out_w = y.shape[2], y.shape[3]
-    for t in prange(n_img * channels):
-        n, c = t // channels, t % channels
-        plane = x[n, c]
-        for oh in range(out_h):
+    # one plane per task: x (N·C, H, W), y and argmax (N·C, OH, OW)
+    height, width = x.shape[1], x.shape[2]
+    for t in prange(x.shape[0]):
+        for oh in range(y.shape[1]):
             top = max(oh * sh - ph, 0)
             bottom = min(oh * sh - ph + kh, height)
-            for ow in range(out_w):
+            for ow in range(y.shape[2]):
                 left = max(ow * sw - pw, 0)
                 right = min(ow * sw - pw + kw, width)
-                best, where = plane[top, left], top * width + left
+                best, where = x[t, top, left], top * width + left
                 for h in range(top, bottom):
                     for w in range(left, right):
                         # a larger value or a NaN wins, chosen without a branch (random data
                         # would mispredict most of them)
-                        v = plane[h, w]
+                        v = x[t, h, w]
                         wins = (v > best) | (v != v)
                         best = v if wins else best
                         where = h * width + w if wins else where
-                y[n, c, oh, ow] = best
-                argmax[n, c, oh, ow] = where
+                y[t, oh, ow] = best
+                argmax[t, oh, ow] = where
 
 
 @njit(parallel=True, cache=True)
 def _max_pool_backward(grad_y, argmax, grad_x):
-    n_img, channels = grad_y.shape[0], grad_y.shape[1]
-    for t in prange(n_img * channels):
-        n, c = t // channels, t % channels
-        plane, g, where = grad_x[n, c].reshape(-1), grad_y[n, c].reshape(-1), argmax[n, c].reshape(-1)
-        plane[:] = 0
-        for k in range(g.shape[0]):
-            plane[where[k]] += g[k]
+    # one plane per row: grad_y and argmax (N·C, OH·OW), grad_x (N·C, H·W); indexed element by
+    # element, no view per plane (on 1×1 or 2×2 outputs the views cost more than the work)
+    for t in prange(grad_x.shape[0]):
+        for i in range(grad_x.shape[1]):
+            grad_x[t, i] = 0
+        for k in range(grad_y.shape[1]):
+            grad_x[t, argmax[t, k]] += grad_y[t, k]
 
 
 @njit(cache=True, error_model="numpy")
@@ -131,14 +129,18 @@ def max_pool2d(x, kernel_size, stride, padding):
     x = np.ascontiguousarray(x)
     shape = pooled_shape(x.shape, kernel_size, stride, padding)
     y, argmax = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
-    _max_pool(x, *kernel_size, *stride, *padding, y, argmax)
+    planes = (shape[0] * shape[1],)
+    _max_pool(x.reshape(planes + x.shape[2:]), *kernel_size, *stride, *padding,
+              y.reshape(planes + shape[2:]), argmax.reshape(planes + shape[2:]))
     return y, argmax
 
 
 def max_pool2d_backward(grad_y, argmax, x_shape, kernel_size, stride, padding):
     """Route each window's gradient to its winner; see ``reference.max_pool2d_backward``."""
     grad_x = np.empty(x_shape, dtype=grad_y.dtype)
-    _max_pool_backward(np.ascontiguousarray(grad_y), np.ascontiguousarray(argmax), grad_x)
+    planes = x_shape[0] * x_shape[1]
+    _max_pool_backward(np.ascontiguousarray(grad_y).reshape(planes, -1),
+                       np.ascontiguousarray(argmax).reshape(planes, -1), grad_x.reshape(planes, -1))
     return grad_x
 
 
