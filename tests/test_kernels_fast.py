@@ -147,6 +147,15 @@ def test_fused_matmul_agrees_on_transposed_views_and_keeps_float32(rng):
         np.testing.assert_allclose(got, left @ right, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_matmul_in_column_blocks_on_threads_agrees(monkeypatch, rng, dtype):
+    monkeypatch.setattr(tuning, "DENSE_BLOCK_MACS", 1)  # every product in MIN_PARTIALS blocks
+    a = rng.standard_normal((6, 9)).astype(dtype)
+    b = rng.standard_normal((7, 9)).astype(dtype)
+    for left, right in ((a, b.T), (b, a.T), (a.T, a), (a[:, :2], b[:2, :3])):
+        np.testing.assert_allclose(fast_face.matmul(left, right), left @ right, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("c_in, c_out, stride, padding, dilation", [
     (1, 6, ONE, (2, 2), ONE),        # LeNet's conv1
     (2, 16, ONE, (0, 1), (2, 1)),    # few channels, dilated

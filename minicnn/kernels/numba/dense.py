@@ -2,7 +2,9 @@
 
 The matrix product runs on minicnn's own one-thread OpenBLAS (``blas.gemm_from_python``), as
 the convolutions do, whatever thread count NumPy's BLAS was started with (several threads
-spinning on a busy machine make small products many times slower). The sigmoid computes
+spinning on a busy machine make small products many times slower). A large product (VGG's and
+AlexNet's 4096-wide layers) is cut into blocks of output columns, multiplied side by side on
+as many Python threads as Numba has: ctypes lets go of the GIL during each call. The sigmoid computes
 its own e^-|x| in the same parallel loop (``_exp_nonpositive``):
 Numba has no vector ``exp`` (without Intel's SVML, ``math.exp`` is one libm call per
 element), but range reduction, a polynomial and a few bit operations are plain arithmetic
@@ -11,19 +13,44 @@ Idea: d2l §3.4 (linear layer), §5.1.2 (sigmoid); the readable versions are in 
 """
 import math
 from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from . import tuning
 from .blas import gemm_from_python
 
 
 def matmul(a, b):
-    """a · b of 2-D float arrays of one dtype on minicnn's one-thread OpenBLAS, as in the convolutions."""
+    """a · b of 2-D float arrays of one dtype on minicnn's one-thread OpenBLAS, as in the
+    convolutions; a large product in blocks of output columns, one thread each."""
+    a, b = _contiguous(a), _contiguous(b)
     out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
-    gemm_from_python(_contiguous(a), _contiguous(b), out)
+    blocks = min(b.shape[1], tuning.MIN_PARTIALS, max(1, a.size * b.shape[1] // tuning.DENSE_BLOCK_MACS))
+    if blocks == 1:
+        gemm_from_python(a, b, out)
+        return out
+    edges = np.linspace(0, b.shape[1], blocks + 1).astype(int)  # the shapes decide, not the threads
+    calls = [_threads().submit(gemm_from_python, a, b[:, j0:j1], out[:, j0:j1])
+             for j0, j1 in zip(edges[:-1], edges[1:])]
+    for call in calls:
+        call.result()
     return out
+
+
+_pool = None
+
+
+def _threads():
+    """The Python threads that run the blocks of a large product: as many as Numba's, started
+    on first use."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(numba.get_num_threads(), thread_name_prefix="minicnn-gemm")
+    return _pool
 
 
 def _contiguous(a):

@@ -21,6 +21,9 @@ How the work is cut:
 * ``PARTIAL_BYTES`` and ``MIN_PARTIALS``: a weight gradient is summed over the batch as
   partial results, one per group of chunks: at most this many bytes of them, and at least
   this many, so that several cores share the work (also the fewest blocks of rows below).
+* ``DENSE_BLOCK_MACS``: a dense layer's product is cut into blocks of output columns, one
+  thread each, of at least this many multiply-adds (and at most MIN_PARTIALS blocks): smaller
+  ones (LeNet's) cost more in handing over to threads than they save.
 * ``SMALL_GRAD_BYTES``: a weight gradient whose dY is at most this large splits the rows of
   its result among the tasks instead of the batch (small images: dY small, result not).
 """
@@ -34,3 +37,4 @@ MIN_IMAGE_COLUMNS = 64
 PARTIAL_BYTES = 1 << 23
 MIN_PARTIALS = 4
 SMALL_GRAD_BYTES = 1 << 20
+DENSE_BLOCK_MACS = 1 << 24
