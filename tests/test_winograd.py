@@ -29,6 +29,7 @@ def winograd_everywhere(monkeypatch):
     """Every 3×3, stride-1 convolution takes the Winograd path, however small."""
     monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(tuning, "WINOGRAD_MIN_PIXELS", 1)
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_EVEN_SIDE", 1)
 
 
 def correlate_tile(d, g):
@@ -162,6 +163,10 @@ def test_winograd_gradcheck(rng, winograd_everywhere):
     (16, 64, (3, 3), ONE, ONE, (24, 24), False),  # too few channels: the transforms dominate
     (256, 256, (3, 3), ONE, ONE, (6, 6), True),  # ResNet-18's third stage at 96 × 96
     (512, 512, (3, 3), ONE, ONE, (3, 3), False),  # 2 × 2 tiles: 7 of their 16 outputs wasted
+    (128, 128, (3, 3), ONE, ONE, (4, 4), True),  # even sides: the tiles waste nothing
+    (192, 32, (3, 3), ONE, ONE, (4, 4), True),  # DenseNet's last block at 32 × 32
+    (512, 512, (3, 3), ONE, ONE, (2, 2), False),  # one tile: 12 of its 16 inputs are padding
+    (128, 128, (3, 3), ONE, ONE, (5, 4), False),
 ])
 def test_winograd_is_chosen_where_it_pays_off(c_in, c_out, kernel, stride, dilation, out_hw,
                                               expected):

@@ -33,7 +33,8 @@ from .unfold import _fold, _out_hw, _unfold_rows
 def _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw):
     return (tuple(kernel_size) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
             and min(c_in, c_out) >= tuning.WINOGRAD_MIN_CHANNELS
-            and out_hw[0] * out_hw[1] >= tuning.WINOGRAD_MIN_PIXELS)
+            and (out_hw[0] * out_hw[1] >= tuning.WINOGRAD_MIN_PIXELS
+                 or min(out_hw) >= tuning.WINOGRAD_MIN_EVEN_SIDE and out_hw[0] % 2 == out_hw[1] % 2 == 0))
 
 
 # ---------------------------------------------------------------- convolution by im2col + GEMM

@@ -6,9 +6,11 @@ work is cut into parallel tasks. The tests shrink them to send small shapes down
 
 Which convolution loop (``conv.py``):
 
-* ``WINOGRAD_MIN_CHANNELS`` and ``WINOGRAD_MIN_PIXELS``: Winograd's F(2×2, 3×3) needs this
-  many input and output channels (else its transforms cost more than the multiplications it
-  saves) and output planes this large (a 3×3 plane wastes 7 of its 16 tile outputs).
+* ``WINOGRAD_MIN_CHANNELS``, ``WINOGRAD_MIN_PIXELS`` and ``WINOGRAD_MIN_EVEN_SIDE``:
+  Winograd's F(2×2, 3×3) needs this many input and output channels (else its transforms cost
+  more than the multiplications it saves) and output planes of this many pixels, or with even
+  sides of at least this length, whose 2×2 tiles waste nothing (a 3×3 plane's four tiles
+  waste 7 of their 16 outputs).
 
 How the work is cut:
 
@@ -30,6 +32,7 @@ How the work is cut:
 
 WINOGRAD_MIN_CHANNELS = 32
 WINOGRAD_MIN_PIXELS = 36
+WINOGRAD_MIN_EVEN_SIDE = 4
 
 CHUNK_BYTES = 1 << 20
 MIN_COLUMNS = 256
