@@ -96,20 +96,19 @@ def _gemm_blas(a, b, out, accumulate=False):
     """out = a · b, or out += a · b with ``accumulate``, for float32 or float64 arrays of one
     dtype: a (M, K) and b (K, N) each with contiguous rows or columns, out (M, N) with
     contiguous rows, all with positive strides (BLAS has no other layouts)."""
-    _gemm_any_layout(a[:, :], b[:, :], out[:, :], accumulate)
+    _gemm_any_layout(a[:, :], b[:, :], out[:, :], 1.0 if accumulate else 0.0)
 
 
 @njit(cache=True)
-def _gemm_any_layout(a, b, out, accumulate):
-    # _gemm_blas for arrays typed with any layout ('A'), whatever they are: one compilation
-    # per dtype serves rows, transposes and blocks alike
+def _gemm_any_layout(a, b, out, beta):
+    # out = a · b + beta · out for arrays typed with any layout ('A') and a float beta (not a
+    # literal True or False): one compilation per dtype serves rows, transposes and blocks alike
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
     if m == 0 or n == 0:
         return
     trans_a, lda = _layout_inlined(a)
     trans_b, ldb = _layout_inlined(b)
     ldc = max(1, n, out.strides[0] // out.itemsize)
-    beta = 1.0 if accumulate else 0.0
     if out.itemsize == 4:
         _sgemm(ROW_MAJOR, trans_a, trans_b, m, n, k, np.float32(1), _address(a), lda,
                _address(b), ldb, np.float32(beta), _address(out), ldc)
