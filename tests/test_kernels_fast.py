@@ -76,6 +76,44 @@ def test_small_convolution_weight_gradient_agrees(monkeypatch, rng, small_grad_b
                                rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("in_hw, kernel, stride, padding, dilation", [
+    ((2, 2), (3, 3), ONE, ONE, ONE),       # GoogLeNet's and SE-ResNet's last maps
+    ((1, 1), (3, 3), ONE, ONE, ONE),       # one pixel: the centre tap alone
+    ((1, 1), ONE, ONE, (0, 0), ONE),       # a 1×1 convolution on one pixel: a dense layer
+    ((4, 3), (5, 5), ONE, (2, 2), ONE),    # GoogLeNet's 5×5 path on 4×4 maps, one side odd
+    ((3, 2), (3, 3), (2, 1), (1, 0), ONE),  # strided, padded on one side
+    ((2, 3), (3, 3), ONE, (2, 1), (2, 1)),  # dilated: some taps meet only padding
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_map_convolution_by_the_unrolled_weight_agrees(rng, in_hw, kernel, stride, padding,
+                                                             dilation, dtype):
+    assert fast_face.conv._map_is_small(in_hw, kernel)
+    x = rng.standard_normal((5, 6, *in_hw)).astype(dtype)
+    weight = rng.standard_normal((7, 6) + kernel).astype(dtype)
+    out_hw = reference.output_hw(in_hw, kernel, stride, padding, dilation)
+    grad_y = rng.standard_normal((5, 7, *out_hw)).astype(dtype)
+    tolerance = 1e-10 if dtype == np.float64 else 1e-4
+    for got, expected in zip(conv_products(fast_face, x, weight, grad_y, stride, padding, dilation),
+                             conv_products(reference, x, weight, grad_y, stride, padding, dilation)):
+        assert got.dtype == dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, in_hw", [(3, (2, 2)), (9, (5, 7)), (0, (3, 3))])
+def test_pointwise_convolution_without_unfolding_agrees(rng, dtype, n, in_hw):
+    x = rng.standard_normal((n, 6, *in_hw)).astype(dtype)
+    weight = rng.standard_normal((4, 6, 1, 1)).astype(dtype)
+    grad_y = rng.standard_normal((n, 4, *in_hw)).astype(dtype)
+    assert fast_face.conv._is_pointwise((1, 1), ONE, (0, 0))
+    assert not fast_face.conv._map_is_small(in_hw, (1, 1))
+    tolerance = 1e-10 if dtype == np.float64 else 1e-4
+    for got, expected in zip(conv_products(fast_face, x, weight, grad_y, ONE, (0, 0)),
+                             conv_products(reference, x, weight, grad_y, ONE, (0, 0))):
+        assert got.dtype == dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
 def test_weight_gradient_does_not_depend_on_the_thread_count(monkeypatch, rng):
     x, weight, grad_y = random_conv(rng, 40, 12, 11, 9, (3, 3), ONE, ONE, dtype=np.float32)
     small = random_conv(rng, 40, 1, 6, 10, (5, 5), ONE, ONE, dtype=np.float32)

@@ -5,8 +5,9 @@ that one (``tests/test_kernels.py``). Set ``MINICNN_NUMBA=0`` to run the referen
 or ``NUMBA_DISABLE_JIT=1`` to run these loops as plain Python and step through them.
 
 * ``unfold.py``: im2col and col2im, through column-shifted copies of the image for stride 1.
-* ``conv.py``: the convolution, its transpose and its weight gradient, by Winograd
-  (``winograd.py``) or im2col + GEMM in cache-sized chunks, by the layer's shape.
+* ``conv.py``: the convolution, its transpose and its weight gradient, by the layer's
+  shape: small maps as one dense layer, 1×1 convolutions as a GEMM per image, Winograd
+  (``winograd.py``), or im2col + GEMM in cache-sized chunks.
 * ``pooling.py``: max and average pooling, one plane (or image) per parallel task.
 * ``blas.py``: minicnn's own one-thread OpenBLAS GEMM, callable from inside the loops.
 * ``parallel.py``: the parallel loop that runs the convolutions' serial tasks on Numba's threads.

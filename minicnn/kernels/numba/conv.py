@@ -1,8 +1,15 @@
-"""Convolutions in the Numba face: Winograd, and im2col + GEMM fused per chunk of images.
+"""Convolutions in the Numba face: small maps as one dense layer, 1×1 convolutions without
+unfolding, Winograd, and im2col + GEMM fused per chunk of images.
 
 Each public function has the signature of its twin in ``reference.py`` and picks one of
-two loops by the layer's shape (the thresholds are in ``tuning.py``):
+four ways by the layer's shape (the tuned thresholds are in ``tuning.py``):
 
+* **Small maps** (fewer pixels than the kernel has taps, or one pixel): the convolution is
+  one matrix product with the *unrolled* weight, a (H·W·C_in, OH·OW·C_out) matrix holding
+  only the products that meet the image. im2col would multiply as many columns again by
+  padding (5 of 9 taps on a 2×2 map), and unfold planes of a few pixels one by one.
+* **1×1 convolutions** (stride 1, no padding): each image's channels already are its
+  columns, so one GEMM per image, nothing unfolded or copied.
 * **Winograd** F(2×2, 3×3) for 3×3 stride-1 layers with many channels (``winograd.py``):
   2.25× fewer multiply-adds, for the convolution, its input gradient and its weight gradient.
 * **im2col + GEMM** otherwise: each parallel task (``parallel.py``) unfolds a chunk of images into
@@ -14,11 +21,11 @@ two loops by the layer's shape (the thresholds are in ``tuning.py``):
   small splits the rows of its result instead of the batch.
 
 No result depends on the number of threads: partial sums are grouped by the shapes alone.
-A convolution's bias and its gradient are left to ``functional.conv``'s NumPy code: on
-LeNet's planes a loop of our own saved 0.1–0.2 ms a step but cost 1 s of compilation on a
-first run, and on ResNet's larger ones NumPy's sums were faster.
+A convolution's bias and its gradient are left to ``functional.conv``'s NumPy code, which
+is as fast and compiles nothing.
 Idea: the loops of reference.py written out element by element (minitorch's fast ops;
-Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler").
+Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler"); the convolution as
+a matrix with tied weights, d2l §7.2.
 """
 import numpy as np
 from numba import njit
@@ -26,6 +33,7 @@ from numba import njit
 from . import tuning
 from . import winograd
 from .blas import gemm
+from .dense import matmul
 from .parallel import parallel_for
 from .unfold import _fold, _out_hw, _unfold_rows
 
@@ -35,6 +43,84 @@ def _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw):
             and min(c_in, c_out) >= tuning.WINOGRAD_MIN_CHANNELS
             and (out_hw[0] * out_hw[1] >= tuning.WINOGRAD_MIN_PIXELS
                  or min(out_hw) >= tuning.WINOGRAD_MIN_EVEN_SIDE and out_hw[0] % 2 == out_hw[1] % 2 == 0))
+
+
+# ---------------------------------------------------------------- 1×1 convolution: no unfolding
+
+def _is_pointwise(kernel_size, stride, padding):
+    return tuple(kernel_size) == (1, 1) and tuple(stride) == (1, 1) and tuple(padding) == (0, 0)
+
+
+@njit(cache=True)
+def _pointwise_image(n, x, matrix, y):
+    # image n's channels are already its im2col columns, (C_in, H·W): y[n] = matrix · x[n]
+    gemm(matrix, x[n].reshape(x.shape[1], x.shape[2] * x.shape[3]),
+         y[n].reshape(y.shape[1], y.shape[2] * y.shape[3]))
+
+
+def _pointwise(x, matrix):
+    """y[n] = matrix · x[n] for every image: a 1×1 convolution with stride 1 and no padding (a
+    dense layer at every pixel, d2l §8.3), or its transpose."""
+    y = np.empty((x.shape[0], matrix.shape[0]) + x.shape[2:], dtype=x.dtype)
+    parallel_for(_pointwise_image, x.shape[0], x, matrix, y)
+    return y
+
+
+# ---------------------------------------------------------------- small maps: one dense layer
+
+def _map_is_small(in_hw, kernel_size):
+    # fewer input pixels than kernel taps (the unrolled weight costs fewer products than im2col),
+    # or a single pixel (the unrolled weight is the centre tap's matrix: as many products)
+    pixels = in_hw[0] * in_hw[1]
+    return pixels == 1 or pixels < kernel_size[0] * kernel_size[1]
+
+
+def _pixels_last(a):
+    # (N, C, H, W) as (N, H·W·C): each pixel's channels side by side
+    n, c, h, w = a.shape
+    return np.ascontiguousarray(a.reshape(n, c, h * w).transpose(0, 2, 1)).reshape(n, h * w * c)
+
+
+def _pixels_first(a, shape):
+    # the inverse of _pixels_last: (N, H·W·C) as an (N, C, H, W) array of the given shape
+    n, c, h, w = shape
+    return np.ascontiguousarray(a.reshape(n, h * w, c).transpose(0, 2, 1)).reshape(shape)
+
+
+def _tap_pairs(in_hw, out_hw, kernel_size, stride, padding, dilation):
+    """(tap, input pixel, output pixel) index arrays of every product that meets the image,
+    sorted by tap: output pixel (oh, ow) reads input pixel (oh·s − p + i·d, ow·s − p + j·d)
+    through tap (i, j)."""
+    i, j, oh, ow = np.indices(tuple(kernel_size) + tuple(out_hw)).reshape(4, -1)
+    h = oh * stride[0] - padding[0] + i * dilation[0]
+    w = ow * stride[1] - padding[1] + j * dilation[1]
+    inside = (0 <= h) & (h < in_hw[0]) & (0 <= w) & (w < in_hw[1])
+    tap = (i * kernel_size[1] + j)[inside]
+    return tap, (h * in_hw[1] + w)[inside], (oh * out_hw[1] + ow)[inside]
+
+
+def _unrolled_weight(weight, in_hw, out_hw, *settings):
+    """The convolution as one (H·W·C_in, OH·OW·C_out) matrix M on pixels-last images:
+    y = x · M, where block (input pixel, output pixel) of M is Wᵀ at the tap joining the two
+    pixels, else zero (d2l §7.2.2: a convolution is a fully connected layer with tied, mostly
+    zero weights). Products that only padding would meet are not there at all."""
+    c_out, c_in = weight.shape[:2]
+    tap, pixel_in, pixel_out = _tap_pairs(in_hw, out_hw, weight.shape[2:], *settings)
+    unrolled = np.zeros((in_hw[0] * in_hw[1], c_in, out_hw[0] * out_hw[1], c_out), dtype=weight.dtype)
+    unrolled[pixel_in, :, pixel_out, :] = weight.reshape(c_out, c_in, -1).transpose(2, 1, 0)[tap]
+    return unrolled.reshape(in_hw[0] * in_hw[1] * c_in, -1)
+
+
+def _fold_unrolled(grad_unrolled, weight_shape, in_hw, out_hw, *settings):
+    # the adjoint of _unrolled_weight: dW[o, c, i, j] = Σ of dM's blocks over the pixel pairs of tap (i, j)
+    c_out, c_in, *kernel_size = weight_shape
+    tap, pixel_in, pixel_out = _tap_pairs(in_hw, out_hw, kernel_size, *settings)
+    grad = grad_unrolled.reshape(in_hw[0] * in_hw[1], c_in, out_hw[0] * out_hw[1], c_out)
+    per_pair = grad[pixel_in, :, pixel_out, :]  # (pairs, C_in, C_out), sorted by tap
+    taps = np.zeros((kernel_size[0] * kernel_size[1],) + per_pair.shape[1:], dtype=grad.dtype)
+    for t, first, count in zip(*np.unique(tap, return_index=True, return_counts=True)):
+        taps[t] = per_pair[first:first + count].sum(axis=0)
+    return np.ascontiguousarray(taps.transpose(2, 1, 0)).reshape(weight_shape)
 
 
 # ---------------------------------------------------------------- convolution by im2col + GEMM
@@ -119,9 +205,10 @@ def _side_by_side(a):
 
 
 def _images_per_chunk(n, bytes_per_image, plane):
-    """Images per chunk: their columns fit CHUNK_BYTES, yet give the GEMM MIN_COLUMNS columns."""
+    """Images per chunk: their columns fit CHUNK_BYTES, yet give the GEMM MIN_COLUMNS columns;
+    at least MIN_PARTIALS chunks when the batch allows, so that small planes keep every core busy."""
     wanted = max(tuning.CHUNK_BYTES // max(1, bytes_per_image), -(-tuning.MIN_COLUMNS // plane), 1)
-    chunks = -(-n // min(n, wanted))
+    chunks = max(-(-n // min(n, wanted)), min(n, tuning.MIN_PARTIALS))
     return -(-n // chunks)  # the same number of chunks, evened out
 
 
@@ -131,8 +218,13 @@ def conv2d(x, weight, stride, padding, dilation):
     x = np.ascontiguousarray(x)
     c_out, c_in, kh, kw = weight.shape
     out_hw = _out_hw(x.shape, (kh, kw), stride, padding, dilation)
-    y = np.empty((x.shape[0], c_out) + out_hw, dtype=x.dtype)
     flat_weight = np.ascontiguousarray(weight.reshape(c_out, -1))
+    if _map_is_small(x.shape[2:], (kh, kw)):  # y = x · M, pixels last
+        unrolled = _unrolled_weight(weight, x.shape[2:], out_hw, stride, padding, dilation)
+        return _pixels_first(matmul(_pixels_last(x), unrolled), (x.shape[0], c_out) + out_hw)
+    if _is_pointwise((kh, kw), stride, padding):
+        return _pointwise(x, flat_weight)
+    y = np.empty((x.shape[0], c_out) + out_hw, dtype=x.dtype)
     if _winograd_pays_off(c_in, c_out, (kh, kw), stride, dilation, out_hw):
         _conv2d_winograd(x, weight, padding, y)
         return y
@@ -166,6 +258,11 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     x = np.ascontiguousarray(x)
     n, c_in = x.shape[:2]
     c_out, kernel_size = weight.shape[1], weight.shape[2:]
+    if _map_is_small(out_hw, kernel_size):  # dX = dY · Mᵀ, pixels last
+        unrolled = _unrolled_weight(weight, out_hw, x.shape[2:], stride, padding, dilation)
+        return _pixels_first(matmul(_pixels_last(x), unrolled.T), (n, c_out) + tuple(out_hw))
+    if _is_pointwise(kernel_size, stride, padding):  # dX[n] = Wᵀ · dY[n]
+        return _pointwise(x, np.ascontiguousarray(weight.reshape(c_in, c_out).T))
     out = np.empty((n, c_out) + tuple(out_hw), dtype=x.dtype)
     if _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw) and max(padding) <= 2:
         # stride 1: the convolution of x with the flipped kernel, channel axes swapped, padded 2 − p
@@ -189,6 +286,10 @@ def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
     rows = c * kernel_size[0] * kernel_size[1]
     if _winograd_pays_off(c, c_out, kernel_size, stride, dilation, grad_y.shape[2:]):
         return _conv2d_weight_winograd(x, grad_y, padding)
+    if _map_is_small(x.shape[2:], kernel_size):  # dM = xᵀ · dY, folded onto the taps
+        grad_unrolled = matmul(_pixels_last(x).T, _pixels_last(grad_y))
+        return _fold_unrolled(grad_unrolled, (c_out, c, *kernel_size), x.shape[2:], grad_y.shape[2:],
+                              stride, padding, dilation)
     settings = (*kernel_size, *stride, *padding, *dilation)
     if grad_y.nbytes <= tuning.SMALL_GRAD_BYTES:  # small dY: split the rows of the result, not the batch
         grad_w = np.empty((c_out, rows), dtype=x.dtype)

@@ -22,7 +22,8 @@ How the work is cut:
   6 × 6 and 3 × 3) are multiplied a chunk at once and copied out.
 * ``PARTIAL_BYTES`` and ``MIN_PARTIALS``: a weight gradient is summed over the batch as
   partial results, one per group of chunks: at most this many bytes of them, and at least
-  this many, so that several cores share the work (also the fewest blocks of rows below).
+  this many, so that several cores share the work (also the fewest chunks of images and
+  blocks of rows).
 * ``DENSE_BLOCK_MACS``: a dense layer's product is cut into blocks of output columns, one
   thread each, of at least this many multiply-adds (and at most MIN_PARTIALS blocks): smaller
   ones (LeNet's) cost more in handing over to threads than they save.
