@@ -77,26 +77,38 @@ def test_small_convolution_weight_gradient_agrees(monkeypatch, rng, small_grad_b
 
 
 @pytest.mark.parametrize("in_hw, kernel, stride, padding, dilation", [
-    ((2, 2), (3, 3), ONE, ONE, ONE),       # GoogLeNet's and SE-ResNet's last maps
-    ((1, 1), (3, 3), ONE, ONE, ONE),       # one pixel: the centre tap alone
-    ((1, 1), ONE, ONE, (0, 0), ONE),       # a 1×1 convolution on one pixel: a dense layer
-    ((4, 3), (5, 5), ONE, (2, 2), ONE),    # GoogLeNet's 5×5 path on 4×4 maps, one side odd
-    ((3, 2), (3, 3), (2, 1), (1, 0), ONE),  # strided, padded on one side
+    ((2, 2), (3, 3), ONE, ONE, ONE),        # GoogLeNet's and SE-ResNet's last maps
+    ((1, 1), (3, 3), ONE, ONE, ONE),        # one pixel: the centre tap alone
+    ((3, 3), ONE, ONE, (0, 0), ONE),        # 1×1: one pair per pixel
+    ((7, 6), (5, 5), ONE, (2, 2), ONE),     # AlexNet's 5×5 layer, one side even
+    ((6, 5), (3, 3), (2, 1), (1, 0), ONE),  # strided, padded on one side
     ((2, 3), (3, 3), ONE, (2, 1), (2, 1)),  # dilated: some taps meet only padding
+    ((1, 1), (3, 3), ONE, (3, 3), ONE),     # outputs that no tap joins to the image
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_small_map_convolution_by_the_unrolled_weight_agrees(rng, in_hw, kernel, stride, padding,
-                                                             dilation, dtype):
-    assert fast_face.conv._map_is_small(in_hw, kernel)
-    x = rng.standard_normal((5, 6, *in_hw)).astype(dtype)
-    weight = rng.standard_normal((7, 6) + kernel).astype(dtype)
+@pytest.mark.parametrize("n", [5, 1])  # rows split into blocks, or not
+def test_small_map_convolution_by_pixel_pairs_agrees(monkeypatch, rng, in_hw, kernel, stride, padding,
+                                                     dilation, dtype, n):
+    monkeypatch.setattr(tuning, "PAIRS_MIN_BATCH", 1)
     out_hw = reference.output_hw(in_hw, kernel, stride, padding, dilation)
-    grad_y = rng.standard_normal((5, 7, *out_hw)).astype(dtype)
+    assert fast_face.conv._by_pairs_pays_off(n, out_hw) and fast_face.conv._by_pairs_pays_off(n, in_hw)
+    x = rng.standard_normal((n, 6, *in_hw)).astype(dtype)
+    weight = rng.standard_normal((7, 6) + kernel).astype(dtype)
+    grad_y = rng.standard_normal((n, 7, *out_hw)).astype(dtype)
     tolerance = 1e-10 if dtype == np.float64 else 1e-4
     for got, expected in zip(conv_products(fast_face, x, weight, grad_y, stride, padding, dilation),
                              conv_products(reference, x, weight, grad_y, stride, padding, dilation)):
         assert got.dtype == dtype and got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_pixel_pairs_are_the_products_that_meet_the_image():
+    # a 3×3 "same" convolution on a 2×2 map: every output pixel meets every input pixel, each
+    # pair through exactly one tap, so 16 pairs of the 36 im2col products
+    tap, pixel_in, pixel_out = fast_face.conv._tap_pairs((2, 2), (2, 2), (3, 3), ONE, ONE, ONE)
+    assert len(tap) == 16 and len(set(zip(pixel_in, pixel_out))) == 16
+    for t, p, q in zip(tap, pixel_in, pixel_out):  # input pixel = output pixel + tap − padding
+        assert (p // 2, p % 2) == (q // 2 + t // 3 - 1, q % 2 + t % 3 - 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -106,7 +118,7 @@ def test_pointwise_convolution_without_unfolding_agrees(rng, dtype, n, in_hw):
     weight = rng.standard_normal((4, 6, 1, 1)).astype(dtype)
     grad_y = rng.standard_normal((n, 4, *in_hw)).astype(dtype)
     assert fast_face.conv._is_pointwise((1, 1), ONE, (0, 0))
-    assert not fast_face.conv._map_is_small(in_hw, (1, 1))
+    assert not fast_face.conv._by_pairs_pays_off(n, in_hw)
     tolerance = 1e-10 if dtype == np.float64 else 1e-4
     for got, expected in zip(conv_products(fast_face, x, weight, grad_y, ONE, (0, 0)),
                              conv_products(reference, x, weight, grad_y, ONE, (0, 0))):

@@ -6,7 +6,7 @@ or ``NUMBA_DISABLE_JIT=1`` to run these loops as plain Python and step through t
 
 * ``unfold.py``: im2col and col2im, through column-shifted copies of the image for stride 1.
 * ``conv.py``: the convolution, its transpose and its weight gradient, by the layer's
-  shape: small maps as one dense layer, 1×1 convolutions as a GEMM per image, Winograd
+  shape: pixel pairs on small maps, 1×1 convolutions as a GEMM per image, Winograd
   (``winograd.py``), or im2col + GEMM in cache-sized chunks.
 * ``pooling.py``: max and average pooling, one plane (or image) per parallel task.
 * ``blas.py``: minicnn's own one-thread OpenBLAS GEMM, callable from inside the loops.

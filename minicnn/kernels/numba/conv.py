@@ -1,17 +1,17 @@
-"""Convolutions in the Numba face: small maps as one dense layer, 1×1 convolutions without
-unfolding, Winograd, and im2col + GEMM fused per chunk of images.
+"""Convolutions in the Numba face: Winograd, pixel pairs on small maps, 1×1 convolutions
+without unfolding, and im2col + GEMM fused per chunk of images.
 
-Each public function has the signature of its twin in ``reference.py`` and picks one of
-four ways by the layer's shape (the tuned thresholds are in ``tuning.py``):
+Each public function has the signature of its twin in ``reference.py`` and takes the first
+of four ways that suits the layer's shape (the tuned thresholds are in ``tuning.py``):
 
-* **Small maps** (fewer pixels than the kernel has taps, or one pixel): the convolution is
-  one matrix product with the *unrolled* weight, a (H·W·C_in, OH·OW·C_out) matrix holding
-  only the products that meet the image. im2col would multiply as many columns again by
-  padding (5 of 9 taps on a 2×2 map), and unfold planes of a few pixels one by one.
-* **1×1 convolutions** (stride 1, no padding): each image's channels already are its
-  columns, so one GEMM per image, nothing unfolded or copied.
 * **Winograd** F(2×2, 3×3) for 3×3 stride-1 layers with many channels (``winograd.py``):
   2.25× fewer multiply-adds, for the convolution, its input gradient and its weight gradient.
+* **Pixel pairs** on small output planes (and batches large enough): one GEMM per pair of
+  pixels that a tap joins, images × C_in times C_in × C_out. Only the products that meet the
+  image are computed; im2col spends 30–55 % of its work on padding at these sizes and
+  unfolds planes of a few pixels one by one.
+* **1×1 convolutions** (stride 1, no padding): each image's channels already are its
+  columns, so one GEMM per image, nothing unfolded or copied.
 * **im2col + GEMM** otherwise: each parallel task (``parallel.py``) unfolds a chunk of images into
   columns that fit the core's L2 cache and multiplies them, calling BLAS from inside
   Numba's thread (``blas.py``, one thread per call). The columns never travel to main
@@ -25,7 +25,7 @@ A convolution's bias and its gradient are left to ``functional.conv``'s NumPy co
 is as fast and compiles nothing.
 Idea: the loops of reference.py written out element by element (minitorch's fast ops;
 Lam, Pitrou & Seibert (2015), "Numba: a LLVM-based Python JIT compiler"); the convolution as
-a matrix with tied weights, d2l §7.2.
+a sum over taps of shifted products, d2l §7.2.
 """
 import numpy as np
 from numba import njit
@@ -33,7 +33,6 @@ from numba import njit
 from . import tuning
 from . import winograd
 from .blas import gemm
-from .dense import matmul
 from .parallel import parallel_for
 from .unfold import _fold, _out_hw, _unfold_rows
 
@@ -66,61 +65,71 @@ def _pointwise(x, matrix):
     return y
 
 
-# ---------------------------------------------------------------- small maps: one dense layer
+# ---------------------------------------------------------------- small maps: pixel pairs
 
-def _map_is_small(in_hw, kernel_size):
-    # fewer input pixels than kernel taps (the unrolled weight costs fewer products than im2col),
-    # or a single pixel (the unrolled weight is the centre tap's matrix: as many products)
-    pixels = in_hw[0] * in_hw[1]
-    return pixels == 1 or pixels < kernel_size[0] * kernel_size[1]
-
-
-def _pixels_last(a):
-    # (N, C, H, W) as (N, H·W·C): each pixel's channels side by side
-    n, c, h, w = a.shape
-    return np.ascontiguousarray(a.reshape(n, c, h * w).transpose(0, 2, 1)).reshape(n, h * w * c)
-
-
-def _pixels_first(a, shape):
-    # the inverse of _pixels_last: (N, H·W·C) as an (N, C, H, W) array of the given shape
-    n, c, h, w = shape
-    return np.ascontiguousarray(a.reshape(n, h * w, c).transpose(0, 2, 1)).reshape(shape)
+def _by_pairs_pays_off(n, out_hw):
+    return out_hw[0] * out_hw[1] <= tuning.PAIRS_MAX_PIXELS and n >= tuning.PAIRS_MIN_BATCH
 
 
 def _tap_pairs(in_hw, out_hw, kernel_size, stride, padding, dilation):
-    """(tap, input pixel, output pixel) index arrays of every product that meets the image,
-    sorted by tap: output pixel (oh, ow) reads input pixel (oh·s − p + i·d, ow·s − p + j·d)
-    through tap (i, j)."""
+    """(tap, input pixel, output pixel) index arrays of every product that meets the image:
+    output pixel (oh, ow) reads input pixel (oh·s − p + i·d, ow·s − p + j·d) through tap (i, j)."""
     i, j, oh, ow = np.indices(tuple(kernel_size) + tuple(out_hw)).reshape(4, -1)
     h = oh * stride[0] - padding[0] + i * dilation[0]
     w = ow * stride[1] - padding[1] + j * dilation[1]
     inside = (0 <= h) & (h < in_hw[0]) & (0 <= w) & (w < in_hw[1])
-    tap = (i * kernel_size[1] + j)[inside]
-    return tap, (h * in_hw[1] + w)[inside], (oh * out_hw[1] + ow)[inside]
+    return (i * kernel_size[1] + j)[inside], (h * in_hw[1] + w)[inside], (oh * out_hw[1] + ow)[inside]
 
 
-def _unrolled_weight(weight, in_hw, out_hw, *settings):
-    """The convolution as one (H·W·C_in, OH·OW·C_out) matrix M on pixels-last images:
-    y = x · M, where block (input pixel, output pixel) of M is Wᵀ at the tap joining the two
-    pixels, else zero (d2l §7.2.2: a convolution is a fully connected layer with tied, mostly
-    zero weights). Products that only padding would meet are not there at all."""
-    c_out, c_in = weight.shape[:2]
-    tap, pixel_in, pixel_out = _tap_pairs(in_hw, out_hw, weight.shape[2:], *settings)
-    unrolled = np.zeros((in_hw[0] * in_hw[1], c_in, out_hw[0] * out_hw[1], c_out), dtype=weight.dtype)
-    unrolled[pixel_in, :, pixel_out, :] = weight.reshape(c_out, c_in, -1).transpose(2, 1, 0)[tap]
-    return unrolled.reshape(in_hw[0] * in_hw[1] * c_in, -1)
+def _pixels_last(a):
+    # (N, C, H, W) as (N, H·W, C): each pixel's channels side by side
+    n, c, h, w = a.shape
+    return np.ascontiguousarray(a.reshape(n, c, h * w).transpose(0, 2, 1))
 
 
-def _fold_unrolled(grad_unrolled, weight_shape, in_hw, out_hw, *settings):
-    # the adjoint of _unrolled_weight: dW[o, c, i, j] = Σ of dM's blocks over the pixel pairs of tap (i, j)
-    c_out, c_in, *kernel_size = weight_shape
-    tap, pixel_in, pixel_out = _tap_pairs(in_hw, out_hw, kernel_size, *settings)
-    grad = grad_unrolled.reshape(in_hw[0] * in_hw[1], c_in, out_hw[0] * out_hw[1], c_out)
-    per_pair = grad[pixel_in, :, pixel_out, :]  # (pairs, C_in, C_out), sorted by tap
-    taps = np.zeros((kernel_size[0] * kernel_size[1],) + per_pair.shape[1:], dtype=grad.dtype)
-    for t, first, count in zip(*np.unique(tap, return_index=True, return_counts=True)):
-        taps[t] = per_pair[first:first + count].sum(axis=0)
-    return np.ascontiguousarray(taps.transpose(2, 1, 0)).reshape(weight_shape)
+def _pixels_first(a, shape):
+    # the inverse of _pixels_last: (N, H·W, C) as an (N, C, H, W) array of the given shape
+    return np.ascontiguousarray(a.transpose(0, 2, 1)).reshape(shape)
+
+
+def _grouped_by(key, count, *arrays):
+    # the arrays sorted by key (stably), and where each key's run starts: runs[k] … runs[k + 1]
+    order = np.argsort(key, kind="stable")
+    return [a[order] for a in arrays] + [np.searchsorted(key[order], np.arange(count + 1))]
+
+
+@njit(cache=True)
+def _pixel_products(t, inp, matrices, tap, source, runs, blocks, out):
+    # task t = (pixel p of out, block of rows): out[rows, p] = Σ over p's pairs k, in their
+    # order, of inp[rows, source[k]] · matrices[tap[k]]
+    p, block = t // blocks, t % blocks
+    height = -(-inp.shape[0] // blocks)
+    n0, n1 = block * height, min(inp.shape[0], (block + 1) * height)
+    for k in range(runs[p], runs[p + 1]):
+        gemm(inp[n0:n1, source[k]], matrices[tap[k]], out[n0:n1, p], True)
+
+
+@njit(cache=True)
+def _tap_sums(t, x, grad_y, pixel_in, pixel_out, runs, blocks, grad_taps):
+    # task t = (tap, block of output channels): dW at the tap = Σ over its pairs k, in their
+    # order, of x[:, pixel_in[k]]ᵀ · dY[:, pixel_out[k]]
+    tap, block = t // blocks, t % blocks
+    width = -(-grad_y.shape[2] // blocks)
+    o0, o1 = block * width, min(grad_y.shape[2], (block + 1) * width)
+    for k in range(runs[tap], runs[tap + 1]):
+        gemm(x[:, pixel_in[k]].T, grad_y[:, pixel_out[k], o0:o1], grad_taps[tap, :, o0:o1], True)
+
+
+def _by_pixel_pairs(inp, matrices, tap, source, target, target_shape):
+    """out[:, q] = Σ over the pairs (tap t, pixel p → q) of inp[:, p] · matrices[t], on
+    pixels-last images: a convolution (matrices = Wᵀ per tap) or its transpose (W per tap,
+    the pairs reversed) as one small GEMM per pair of pixels that a tap joins."""
+    n, channels, pixels = target_shape[0], target_shape[1], target_shape[2] * target_shape[3]
+    tap, source, runs = _grouped_by(target, pixels, tap, source)
+    blocks = max(1, min(n, -(-tuning.MIN_PARTIALS // max(1, pixels))))  # rows split for few pixels
+    out = np.zeros((n, pixels, channels), dtype=inp.dtype)
+    parallel_for(_pixel_products, pixels * blocks, inp, matrices, tap, source, runs, blocks, out)
+    return _pixels_first(out, target_shape)
 
 
 # ---------------------------------------------------------------- convolution by im2col + GEMM
@@ -205,29 +214,29 @@ def _side_by_side(a):
 
 
 def _images_per_chunk(n, bytes_per_image, plane):
-    """Images per chunk: their columns fit CHUNK_BYTES, yet give the GEMM MIN_COLUMNS columns;
-    at least MIN_PARTIALS chunks when the batch allows, so that small planes keep every core busy."""
+    """Images per chunk: their columns fit CHUNK_BYTES, yet give the GEMM MIN_COLUMNS columns."""
     wanted = max(tuning.CHUNK_BYTES // max(1, bytes_per_image), -(-tuning.MIN_COLUMNS // plane), 1)
-    chunks = max(-(-n // min(n, wanted)), min(n, tuning.MIN_PARTIALS))
+    chunks = -(-n // min(n, wanted))
     return -(-n // chunks)  # the same number of chunks, evened out
 
 
 def conv2d(x, weight, stride, padding, dilation):
-    """y = conv2d(x, W): Winograd for wide 3×3 stride-1 layers, else im2col + GEMM per chunk
-    of images; see reference.conv2d."""
+    """y = conv2d(x, W): Winograd for wide 3×3 stride-1 layers, pixel pairs on small maps, a
+    GEMM per image for 1×1 layers, else im2col + GEMM per chunk of images; see reference.conv2d."""
     x = np.ascontiguousarray(x)
     c_out, c_in, kh, kw = weight.shape
     out_hw = _out_hw(x.shape, (kh, kw), stride, padding, dilation)
-    flat_weight = np.ascontiguousarray(weight.reshape(c_out, -1))
-    if _map_is_small(x.shape[2:], (kh, kw)):  # y = x · M, pixels last
-        unrolled = _unrolled_weight(weight, x.shape[2:], out_hw, stride, padding, dilation)
-        return _pixels_first(matmul(_pixels_last(x), unrolled), (x.shape[0], c_out) + out_hw)
-    if _is_pointwise((kh, kw), stride, padding):
-        return _pointwise(x, flat_weight)
     y = np.empty((x.shape[0], c_out) + out_hw, dtype=x.dtype)
     if _winograd_pays_off(c_in, c_out, (kh, kw), stride, dilation, out_hw):
         _conv2d_winograd(x, weight, padding, y)
         return y
+    if _by_pairs_pays_off(x.shape[0], out_hw):
+        taps = np.ascontiguousarray(weight.reshape(c_out, c_in, kh * kw).transpose(2, 1, 0))  # Wᵀ per tap
+        pairs = _tap_pairs(x.shape[2:], out_hw, (kh, kw), stride, padding, dilation)
+        return _by_pixel_pairs(_pixels_last(x), taps, *pairs, y.shape)
+    flat_weight = np.ascontiguousarray(weight.reshape(c_out, -1))
+    if _is_pointwise((kh, kw), stride, padding):
+        return _pointwise(x, flat_weight)
     plane = out_hw[0] * out_hw[1]
     chunk = _images_per_chunk(x.shape[0], c_in * kh * kw * plane * x.itemsize, plane)
     task = _conv2d_gemm_images if plane >= tuning.MIN_IMAGE_COLUMNS else _conv2d_gemm_chunk
@@ -253,22 +262,23 @@ def _winograd_chunk(n, channels, tiles, itemsize):
 
 
 def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
-    """y = col2im(Wᵀ · x), the input gradient of conv2d (by Winograd where conv2d takes it);
-    see reference.conv_transpose2d."""
+    """y = col2im(Wᵀ · x), the input gradient of conv2d, the same ways as conv2d; see
+    reference.conv_transpose2d."""
     x = np.ascontiguousarray(x)
     n, c_in = x.shape[:2]
     c_out, kernel_size = weight.shape[1], weight.shape[2:]
-    if _map_is_small(out_hw, kernel_size):  # dX = dY · Mᵀ, pixels last
-        unrolled = _unrolled_weight(weight, out_hw, x.shape[2:], stride, padding, dilation)
-        return _pixels_first(matmul(_pixels_last(x), unrolled.T), (n, c_out) + tuple(out_hw))
-    if _is_pointwise(kernel_size, stride, padding):  # dX[n] = Wᵀ · dY[n]
-        return _pointwise(x, np.ascontiguousarray(weight.reshape(c_in, c_out).T))
     out = np.empty((n, c_out) + tuple(out_hw), dtype=x.dtype)
     if _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw) and max(padding) <= 2:
         # stride 1: the convolution of x with the flipped kernel, channel axes swapped, padded 2 − p
         flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         _conv2d_winograd(x, flipped, (2 - padding[0], 2 - padding[1]), out)
         return out
+    if _by_pairs_pays_off(n, x.shape[2:]):  # conv2d's pairs reversed, W per tap
+        taps = np.ascontiguousarray(weight.reshape(c_in, c_out, -1).transpose(2, 0, 1))
+        tap, pixel_in, pixel_out = _tap_pairs(out_hw, x.shape[2:], kernel_size, stride, padding, dilation)
+        return _by_pixel_pairs(_pixels_last(x), taps, tap, pixel_out, pixel_in, out.shape)
+    if _is_pointwise(kernel_size, stride, padding):  # dX[n] = Wᵀ · dY[n]
+        return _pointwise(x, np.ascontiguousarray(weight.reshape(c_in, c_out).T))
     rows = c_out * kernel_size[0] * kernel_size[1]
     chunk = _images_per_chunk(n, rows * x.shape[2] * x.shape[3] * x.itemsize, x.shape[2] * x.shape[3])
     parallel_for(_conv_transpose2d_gemm_chunk, -(-n // chunk), x,
@@ -278,18 +288,17 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
-    """dW = dY · im2col(x)ᵀ: for wide 3×3 stride-1 layers, Winograd's adjoint; else im2col +
-    GEMM summed over chunks. See reference.conv2d_weight."""
+    """dW = dY · im2col(x)ᵀ: for wide 3×3 stride-1 layers, Winograd's adjoint; on small maps,
+    sums over pixel pairs per tap; else im2col + GEMM summed over chunks. See
+    reference.conv2d_weight."""
     x, grad_y = np.ascontiguousarray(x), np.ascontiguousarray(grad_y)
     n, c = x.shape[:2]
     c_out = grad_y.shape[1]
     rows = c * kernel_size[0] * kernel_size[1]
     if _winograd_pays_off(c, c_out, kernel_size, stride, dilation, grad_y.shape[2:]):
         return _conv2d_weight_winograd(x, grad_y, padding)
-    if _map_is_small(x.shape[2:], kernel_size):  # dM = xᵀ · dY, folded onto the taps
-        grad_unrolled = matmul(_pixels_last(x).T, _pixels_last(grad_y))
-        return _fold_unrolled(grad_unrolled, (c_out, c, *kernel_size), x.shape[2:], grad_y.shape[2:],
-                              stride, padding, dilation)
+    if _by_pairs_pays_off(n, grad_y.shape[2:]):
+        return _conv2d_weight_by_pixel_pairs(x, grad_y, kernel_size, stride, padding, dilation)
     settings = (*kernel_size, *stride, *padding, *dilation)
     if grad_y.nbytes <= tuning.SMALL_GRAD_BYTES:  # small dY: split the rows of the result, not the batch
         grad_w = np.empty((c_out, rows), dtype=x.dtype)
@@ -303,6 +312,18 @@ def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
     partial = np.empty((groups, rows, c_out), dtype=x.dtype)
     parallel_for(_conv2d_weight_gemm_group, groups, x, grad_y, *settings, chunk, group, partial)
     return np.ascontiguousarray(partial.sum(axis=0).T).reshape((c_out, c) + tuple(kernel_size))
+
+
+def _conv2d_weight_by_pixel_pairs(x, grad_y, kernel_size, stride, padding, dilation):
+    # dW at tap t = Σ over the pairs of pixels t joins of xᵀ · dY there, on pixels-last images
+    c_in, c_out, n_taps = x.shape[1], grad_y.shape[1], kernel_size[0] * kernel_size[1]
+    tap, pixel_in, pixel_out = _tap_pairs(x.shape[2:], grad_y.shape[2:], kernel_size, stride, padding, dilation)
+    pixel_in, pixel_out, runs = _grouped_by(tap, n_taps, pixel_in, pixel_out)
+    blocks = max(1, min(c_out, -(-tuning.MIN_PARTIALS // n_taps)))  # output channels split for few taps
+    grad_taps = np.zeros((n_taps, c_in, c_out), dtype=x.dtype)
+    parallel_for(_tap_sums, n_taps * blocks, _pixels_last(x), _pixels_last(grad_y), pixel_in, pixel_out,
+                 runs, blocks, grad_taps)
+    return np.ascontiguousarray(grad_taps.transpose(2, 1, 0)).reshape((c_out, c_in) + tuple(kernel_size))
 
 
 def _rows_per_block(rows, bytes_per_row):

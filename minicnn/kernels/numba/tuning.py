@@ -12,6 +12,13 @@ Which convolution loop (``conv.py``):
   sides of at least this length, whose 2×2 tiles waste nothing (a 3×3 plane's four tiles
   waste 7 of their 16 outputs).
 
+* ``PAIRS_MAX_PIXELS`` and ``PAIRS_MIN_BATCH``: output planes of at most this many pixels
+  (AlexNet's and NiN's 7 × 7 and smaller) are computed pixel pair by pixel pair, one GEMM
+  per pair that a tap joins: no products with padding, which im2col spends 30–55 % of its
+  work on at these sizes. Each pair's GEMM has one row per image (its weight gradient sums
+  over the images), so the batch must have at least PAIRS_MIN_BATCH of them: with fewer,
+  packing the (C_in, C_out) weight for every pair costs more than the padding saves.
+
 How the work is cut:
 
 * ``CHUNK_BYTES``: the columns (or Winograd tiles) of one chunk of images: about one core's
@@ -22,8 +29,7 @@ How the work is cut:
   6 × 6 and 3 × 3) are multiplied a chunk at once and copied out.
 * ``PARTIAL_BYTES`` and ``MIN_PARTIALS``: a weight gradient is summed over the batch as
   partial results, one per group of chunks: at most this many bytes of them, and at least
-  this many, so that several cores share the work (also the fewest chunks of images and
-  blocks of rows).
+  this many, so that several cores share the work (also the fewest blocks of rows below).
 * ``DENSE_BLOCK_MACS``: a dense layer's product is cut into blocks of output columns, one
   thread each, of at least this many multiply-adds (and at most MIN_PARTIALS blocks): smaller
   ones (LeNet's) cost more in handing over to threads than they save.
@@ -34,6 +40,8 @@ How the work is cut:
 WINOGRAD_MIN_CHANNELS = 32
 WINOGRAD_MIN_PIXELS = 36
 WINOGRAD_MIN_EVEN_SIDE = 4
+PAIRS_MAX_PIXELS = 49
+PAIRS_MIN_BATCH = 64
 
 CHUNK_BYTES = 1 << 20
 MIN_COLUMNS = 256
