@@ -98,13 +98,19 @@ def _grouped_by(key, count, *arrays):
     return [a[order] for a in arrays] + [np.searchsorted(key[order], np.arange(count + 1))]
 
 
+@njit(cache=True, inline='always')
+def _item_and_block(t, blocks, size):
+    # task t = (item, block): the item, and the block's share [lo, hi) of 0 … size − 1
+    width = -(-size // blocks)
+    block = t % blocks
+    return t // blocks, block * width, min(size, (block + 1) * width)
+
+
 @njit(cache=True)
 def _pixel_products(t, inp, matrices, tap, source, runs, blocks, out):
     # task t = (pixel p of out, block of rows): out[rows, p] = Σ over p's pairs k, in their
     # order, of inp[rows, source[k]] · matrices[tap[k]]
-    p, block = t // blocks, t % blocks
-    height = -(-inp.shape[0] // blocks)
-    n0, n1 = block * height, min(inp.shape[0], (block + 1) * height)
+    p, n0, n1 = _item_and_block(t, blocks, inp.shape[0])
     for k in range(runs[p], runs[p + 1]):
         gemm(inp[n0:n1, source[k]], matrices[tap[k]], out[n0:n1, p], True)
 
@@ -113,9 +119,7 @@ def _pixel_products(t, inp, matrices, tap, source, runs, blocks, out):
 def _tap_sums(t, x, grad_y, pixel_in, pixel_out, runs, blocks, grad_taps):
     # task t = (tap, block of output channels): dW at the tap = Σ over its pairs k, in their
     # order, of x[:, pixel_in[k]]ᵀ · dY[:, pixel_out[k]]
-    tap, block = t // blocks, t % blocks
-    width = -(-grad_y.shape[2] // blocks)
-    o0, o1 = block * width, min(grad_y.shape[2], (block + 1) * width)
+    tap, o0, o1 = _item_and_block(t, blocks, grad_y.shape[2])
     for k in range(runs[tap], runs[tap + 1]):
         gemm(x[:, pixel_in[k]].T, grad_y[:, pixel_out[k], o0:o1], grad_taps[tap, :, o0:o1], True)
 
