@@ -1,17 +1,18 @@
-"""Convolutions in the Numba face: Winograd, pixel pairs on small maps, 1×1 convolutions
-without unfolding, and im2col + GEMM fused per chunk of images.
+"""Convolutions in the Numba face: Winograd, 1×1 convolutions without unfolding, pixel pairs
+on small maps, and im2col + GEMM fused per chunk of images.
 
 Each public function has the signature of its twin in ``reference.py`` and takes the first
 of four ways that suits the layer's shape (the tuned thresholds are in ``tuning.py``):
 
 * **Winograd** F(2×2, 3×3) for 3×3 stride-1 layers with many channels (``winograd.py``):
   2.25× fewer multiply-adds, for the convolution, its input gradient and its weight gradient.
+* **1×1 convolutions** (stride 1, no padding): each image's channels already are its
+  columns, so one GEMM per image, nothing unfolded or copied (for the weight gradient,
+  summed in groups of images).
 * **Pixel pairs** on small output planes (and batches large enough): one GEMM per pair of
   pixels that a tap joins, images × C_in times C_in × C_out. Only the products that meet the
   image are computed; im2col spends 30–55 % of its work on padding at these sizes and
   unfolds planes of a few pixels one by one.
-* **1×1 convolutions** (stride 1, no padding): each image's channels already are its
-  columns, so one GEMM per image, nothing unfolded or copied.
 * **im2col + GEMM** otherwise: each parallel task (``parallel.py``) unfolds a chunk of images into
   columns that fit the core's L2 cache and multiplies them, calling BLAS from inside
   Numba's thread (``blas.py``, one thread per call). The columns never travel to main
@@ -57,12 +58,31 @@ def _pointwise_image(n, x, matrix, y):
          y[n].reshape(y.shape[1], y.shape[2] * y.shape[3]))
 
 
+@njit(cache=True)
+def _pointwise_weight_group(g, x, grad_y, group, partial):
+    # partial[g] = Σ over the images n of group g of dY[n] · x[n]ᵀ, (C_out, H·W) · (H·W, C_in)
+    c_in, c_out, plane = x.shape[1], grad_y.shape[1], x.shape[2] * x.shape[3]
+    partial[g] = 0
+    for n in range(g * group, min(x.shape[0], (g + 1) * group)):
+        gemm(grad_y[n].reshape(c_out, plane), x[n].reshape(c_in, plane).T, partial[g], True)
+
+
 def _pointwise(x, matrix):
     """y[n] = matrix · x[n] for every image: a 1×1 convolution with stride 1 and no padding (a
     dense layer at every pixel, d2l §8.3), or its transpose."""
     y = np.empty((x.shape[0], matrix.shape[0]) + x.shape[2:], dtype=x.dtype)
     parallel_for(_pointwise_image, x.shape[0], x, matrix, y)
     return y
+
+
+def _pointwise_weight(x, grad_y):
+    """dW = Σ_n dY[n] · x[n]ᵀ of a 1×1 convolution, summed in groups of images (by the shapes
+    alone, so that no result depends on the thread count)."""
+    c_out, c_in = grad_y.shape[1], x.shape[1]
+    group, groups = _partial_groups(x.shape[0], 1, c_out * c_in * x.itemsize)
+    partial = np.empty((groups, c_out, c_in), dtype=x.dtype)
+    parallel_for(_pointwise_weight_group, groups, x, grad_y, group, partial)
+    return partial.sum(axis=0).reshape(c_out, c_in, 1, 1)
 
 
 # ---------------------------------------------------------------- small maps: pixel pairs
@@ -234,13 +254,13 @@ def conv2d(x, weight, stride, padding, dilation):
     if _winograd_pays_off(c_in, c_out, (kh, kw), stride, dilation, out_hw):
         _conv2d_winograd(x, weight, padding, y)
         return y
+    flat_weight = np.ascontiguousarray(weight.reshape(c_out, -1))
+    if _is_pointwise((kh, kw), stride, padding):
+        return _pointwise(x, flat_weight)
     if _by_pairs_pays_off(x.shape[0], out_hw):
         taps = np.ascontiguousarray(weight.reshape(c_out, c_in, kh * kw).transpose(2, 1, 0))  # Wᵀ per tap
         pairs = _tap_pairs(x.shape[2:], out_hw, (kh, kw), stride, padding, dilation)
         return _by_pixel_pairs(_pixels_last(x), taps, *pairs, y.shape)
-    flat_weight = np.ascontiguousarray(weight.reshape(c_out, -1))
-    if _is_pointwise((kh, kw), stride, padding):
-        return _pointwise(x, flat_weight)
     plane = out_hw[0] * out_hw[1]
     chunk = _images_per_chunk(x.shape[0], c_in * kh * kw * plane * x.itemsize, plane)
     task = _conv2d_gemm_images if plane >= tuning.MIN_IMAGE_COLUMNS else _conv2d_gemm_chunk
@@ -277,12 +297,12 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
         flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         _conv2d_winograd(x, flipped, (2 - padding[0], 2 - padding[1]), out)
         return out
+    if _is_pointwise(kernel_size, stride, padding):  # dX[n] = Wᵀ · dY[n]
+        return _pointwise(x, np.ascontiguousarray(weight.reshape(c_in, c_out).T))
     if _by_pairs_pays_off(n, x.shape[2:]):  # conv2d's pairs reversed, W per tap
         taps = np.ascontiguousarray(weight.reshape(c_in, c_out, -1).transpose(2, 0, 1))
         tap, pixel_in, pixel_out = _tap_pairs(out_hw, x.shape[2:], kernel_size, stride, padding, dilation)
         return _by_pixel_pairs(_pixels_last(x), taps, tap, pixel_out, pixel_in, out.shape)
-    if _is_pointwise(kernel_size, stride, padding):  # dX[n] = Wᵀ · dY[n]
-        return _pointwise(x, np.ascontiguousarray(weight.reshape(c_in, c_out).T))
     rows = c_out * kernel_size[0] * kernel_size[1]
     chunk = _images_per_chunk(n, rows * x.shape[2] * x.shape[3] * x.itemsize, x.shape[2] * x.shape[3])
     parallel_for(_conv_transpose2d_gemm_chunk, -(-n // chunk), x,
@@ -301,6 +321,8 @@ def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
     rows = c * kernel_size[0] * kernel_size[1]
     if _winograd_pays_off(c, c_out, kernel_size, stride, dilation, grad_y.shape[2:]):
         return _conv2d_weight_winograd(x, grad_y, padding)
+    if _is_pointwise(kernel_size, stride, padding) and x.shape[2] * x.shape[3] > 1:  # (one pixel: pairs)
+        return _pointwise_weight(x, grad_y)
     if _by_pairs_pays_off(n, grad_y.shape[2:]):
         return _conv2d_weight_by_pixel_pairs(x, grad_y, kernel_size, stride, padding, dilation)
     settings = (*kernel_size, *stride, *padding, *dilation)
