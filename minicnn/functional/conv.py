@@ -71,7 +71,11 @@ def _add_bias(y, bias):
 def _bias_grad(grad):
     """dL/db = Σ_{n,h,w} dL/dy: one sum per channel of grad (N, C, H, W)."""
     sums = kernels.fused("channel_sums", grad)
-    return sums(grad) if sums else grad.sum(axis=(0, 2, 3))
+    if sums:
+        return sums(grad)
+    # over the batch first, in contiguous rows: several times faster in NumPy than one sum
+    # over the axes (0, 2, 3)
+    return grad.sum(axis=0).reshape(grad.shape[1], -1).sum(axis=1)
 
 
 def _live_taps(in_hw, kernel_hw, stride, padding, dilation):
