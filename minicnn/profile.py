@@ -40,7 +40,8 @@ KERNEL_TYPES = {
     "conv2d_weight": "conv weight grad (im2col + GEMM, Winograd or direct loop)",
     "max_pool2d": "pooling", "max_pool2d_backward": "pooling",
     "avg_pool2d": "pooling", "avg_pool2d_backward": "pooling",
-    "sigmoid": "activations", "sigmoid_backward": "activations", "matmul": "linear",
+    "sigmoid": "activations", "sigmoid_backward": "activations", "relu": "activations",
+    "relu_backward": "activations", "matmul": "linear",
     "channel_sums": "conv bias, checks and copies", "add_channel_bias": "conv bias, checks and copies", "channel_moments": "normalization (BatchNorm ...)",
     "batch_norm": "normalization (BatchNorm ...)", "batch_norm_backward": "normalization (BatchNorm ...)",
 }

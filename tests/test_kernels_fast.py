@@ -187,6 +187,19 @@ def test_fused_sigmoid_agrees_and_keeps_its_dtype(monkeypatch, rng, dtype):
     np.testing.assert_array_equal(fast_face.sigmoid_backward(grad, y), grad * y * (1 - y))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_relu_agrees_and_keeps_its_dtype(monkeypatch, rng, dtype):
+    monkeypatch.delenv("MINICNN_NUMBA", raising=False)
+    x = rng.standard_normal((4, 3, 5, 6)).astype(dtype)
+    x[0, 0, 0, :5] = [-np.inf, np.inf, 0, -0.0, np.nan]
+    view = x[:, :, ::2]  # a strided view
+    got = forward_backward(F.relu, view)
+    expected = without_fused_loops(monkeypatch, lambda: forward_backward(F.relu, view))
+    assert got[0].dtype == got[1].dtype == dtype
+    np.testing.assert_array_equal(got[0], expected[0])  # NaN in, NaN out, as np.maximum
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
 def test_fused_matmul_agrees_on_transposed_views_and_keeps_float32(rng):
     a = rng.standard_normal((7, 5)).astype(np.float32)
     b = rng.standard_normal((3, 5)).astype(np.float32)

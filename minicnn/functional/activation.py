@@ -6,16 +6,20 @@ from ._aliases import dim_or_axis
 
 
 class ReLU(Function):
-    """max(x, 0), remembering where x was positive."""
+    """max(x, 0); the output also tells the backward pass where x was positive. The face's
+    fused loop (``kernels.fused``) runs instead where there is one."""
 
     def forward(self, x):
-        self.save_for_backward(x > 0)
-        return get_array_module(x).maximum(x, 0)  # not x * (x > 0): -inf * 0 is nan
+        fast = kernels.fused("relu", x)
+        y = fast(x) if fast else get_array_module(x).maximum(x, 0)  # not x * (x > 0): -inf * 0 is nan
+        self.save_for_backward(y)
+        return y
 
-    # d relu(x)/dx = 1 where x > 0, else 0
+    # d relu(x)/dx = 1 where x > 0, else 0 (and y > 0 exactly where x > 0)
     def backward(self, grad):
-        (positive,) = self.saved
-        return (grad * positive,)
+        (y,) = self.saved
+        fast = kernels.fused("relu_backward", grad, y)
+        return (fast(grad, y) if fast else grad * (y > 0),)
 
 
 class LeakyReLU(Function):

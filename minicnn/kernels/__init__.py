@@ -36,7 +36,7 @@ __all__ = [
 # the ops a face may replace with a fused loop of the same name (see the module docstring)
 FUSED = ("add_channel_bias", "channel_sums", "column_sums", "channel_moments", "inv_std",
          "batch_norm", "batch_norm_backward", "update_running_stats", "matmul", "sigmoid",
-         "sigmoid_backward", "sgd_step")
+         "sigmoid_backward", "relu", "relu_backward", "sgd_step")
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 

@@ -25,7 +25,7 @@ from numba.core import event
 
 from .batch_norm import batch_norm, batch_norm_backward, channel_moments
 from .conv import conv2d, conv2d_weight, conv_transpose2d
-from .dense import matmul, sigmoid, sigmoid_backward
+from .dense import matmul, relu, relu_backward, sigmoid, sigmoid_backward
 from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .unfold import col2im, im2col
 
@@ -34,7 +34,7 @@ __all__ = [
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     # the fused loops of kernels.FUSED
     "channel_moments", "batch_norm", "batch_norm_backward",
-    "matmul", "sigmoid", "sigmoid_backward",
+    "matmul", "sigmoid", "sigmoid_backward", "relu", "relu_backward",
 ]
 
 
