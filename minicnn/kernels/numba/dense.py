@@ -146,19 +146,22 @@ def _sigmoid_backward(grad, y, one, out):
         out[k] = grad[k] * y[k] * (one - y[k])
 
 
+def _elementwise(loop, constant, *arrays):
+    """loop(*arrays flattened, constant in their dtype, out): a parallel loop over the elements
+    of arrays of one shape and dtype, into a new array of that shape and dtype."""
+    out = np.empty(arrays[0].shape, dtype=arrays[0].dtype)  # before ascontiguousarray, which makes 0-d 1-d
+    loop(*(np.ascontiguousarray(a).reshape(-1) for a in arrays), out.dtype.type(constant), out.reshape(-1))
+    return out
+
+
 def sigmoid(x):
     """σ(x) in one parallel SIMD loop, e^-|x| included; see ``functional.activation``."""
-    out = np.empty(x.shape, dtype=x.dtype)  # before ascontiguousarray, which makes 0-d 1-d
-    _sigmoid(np.ascontiguousarray(x).reshape(-1), x.dtype.type(1), out.reshape(-1))
-    return out
+    return _elementwise(_sigmoid, 1, x)
 
 
 def sigmoid_backward(grad, y):
     """dL/dx = dL/dy · y(1 − y) in one pass; see ``functional.activation``."""
-    out = np.empty(grad.shape, dtype=y.dtype)
-    grad, y = np.ascontiguousarray(grad), np.ascontiguousarray(y)
-    _sigmoid_backward(grad.reshape(-1), y.reshape(-1), out.dtype.type(1), out.reshape(-1))
-    return out
+    return _elementwise(_sigmoid_backward, 1, grad, y)
 
 
 @njit(parallel=True, cache=True)
@@ -176,14 +179,9 @@ def _relu_backward(grad, y, zero, out):
 
 def relu(x):
     """max(x, 0) in one parallel pass; see ``functional.activation``."""
-    out = np.empty(x.shape, dtype=x.dtype)
-    _relu(np.ascontiguousarray(x).reshape(-1), x.dtype.type(0), out.reshape(-1))
-    return out
+    return _elementwise(_relu, 0, x)
 
 
 def relu_backward(grad, y):
     """dL/dx = dL/dy where y = relu(x) > 0, else 0, in one parallel pass."""
-    out = np.empty(grad.shape, dtype=y.dtype)
-    grad, y = np.ascontiguousarray(grad), np.ascontiguousarray(y)
-    _relu_backward(grad.reshape(-1), y.reshape(-1), out.dtype.type(0), out.reshape(-1))
-    return out
+    return _elementwise(_relu_backward, 0, grad, y)
