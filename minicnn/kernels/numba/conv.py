@@ -1,11 +1,9 @@
-"""Convolutions in the Numba face: Winograd, 1×1 convolutions without unfolding, pixel pairs
-on small maps, and im2col + GEMM fused per chunk of images.
+"""Convolutions in the Numba face: 1×1 convolutions without unfolding, pixel pairs on small
+maps, Winograd, and im2col + GEMM fused per chunk of images.
 
 Each public function has the signature of its twin in ``reference.py`` and takes the first
 of four ways that suits the layer's shape (the tuned thresholds are in ``tuning.py``):
 
-* **Winograd** F(2×2, 3×3) for 3×3 stride-1 layers with many channels (``winograd.py``):
-  2.25× fewer multiply-adds, for the convolution, its input gradient and its weight gradient.
 * **1×1 convolutions** (stride 1, no padding): each image's channels already are its
   columns, so one GEMM per image, nothing unfolded or copied (for the weight gradient,
   summed in groups of images).
@@ -13,6 +11,8 @@ of four ways that suits the layer's shape (the tuned thresholds are in ``tuning.
   pixels that a tap joins, images × C_in times C_in × C_out. Only the products that meet the
   image are computed; im2col spends 30–55 % of its work on padding at these sizes and
   unfolds planes of a few pixels one by one.
+* **Winograd** F(2×2, 3×3) for 3×3 stride-1 layers with many channels (``winograd.py``):
+  2.25× fewer multiply-adds, for the convolution, its input gradient and its weight gradient.
 * **im2col + GEMM** otherwise: each parallel task (``parallel.py``) unfolds a chunk of images into
   columns that fit the core's L2 cache and multiplies them, calling BLAS from inside
   Numba's thread (``blas.py``, one thread per call). The columns never travel to main
@@ -245,22 +245,23 @@ def _images_per_chunk(n, bytes_per_image, plane):
 
 
 def conv2d(x, weight, stride, padding, dilation):
-    """y = conv2d(x, W): Winograd for wide 3×3 stride-1 layers, pixel pairs on small maps, a
-    GEMM per image for 1×1 layers, else im2col + GEMM per chunk of images; see reference.conv2d."""
+    """y = conv2d(x, W): a GEMM per image for 1×1 layers, pixel pairs on small maps, Winograd
+    for wide 3×3 stride-1 layers, else im2col + GEMM per chunk of images; see reference.conv2d."""
     x = np.ascontiguousarray(x)
     c_out, c_in, kh, kw = weight.shape
     out_hw = _out_hw(x.shape, (kh, kw), stride, padding, dilation)
-    y = np.empty((x.shape[0], c_out) + out_hw, dtype=x.dtype)
-    if _winograd_pays_off(c_in, c_out, (kh, kw), stride, dilation, out_hw):
-        _conv2d_winograd(x, weight, padding, y)
-        return y
     flat_weight = np.ascontiguousarray(weight.reshape(c_out, -1))
     if _is_pointwise((kh, kw), stride, padding):
         return _pointwise(x, flat_weight)
+    y_shape = (x.shape[0], c_out) + out_hw
     if _by_pairs_pays_off(x.shape[0], out_hw):
         taps = np.ascontiguousarray(weight.reshape(c_out, c_in, kh * kw).transpose(2, 1, 0))  # Wᵀ per tap
         pairs = _tap_pairs(x.shape[2:], out_hw, (kh, kw), stride, padding, dilation)
-        return _by_pixel_pairs(_pixels_last(x), taps, *pairs, y.shape)
+        return _by_pixel_pairs(_pixels_last(x), taps, *pairs, y_shape)
+    y = np.empty(y_shape, dtype=x.dtype)
+    if _winograd_pays_off(c_in, c_out, (kh, kw), stride, dilation, out_hw):
+        _conv2d_winograd(x, weight, padding, y)
+        return y
     plane = out_hw[0] * out_hw[1]
     chunk = _images_per_chunk(x.shape[0], c_in * kh * kw * plane * x.itemsize, plane)
     task = _conv2d_gemm_images if plane >= tuning.MIN_IMAGE_COLUMNS else _conv2d_gemm_chunk
@@ -291,18 +292,19 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
     x = np.ascontiguousarray(x)
     n, c_in = x.shape[:2]
     c_out, kernel_size = weight.shape[1], weight.shape[2:]
-    out = np.empty((n, c_out) + tuple(out_hw), dtype=x.dtype)
+    if _is_pointwise(kernel_size, stride, padding):  # dX[n] = Wᵀ · dY[n]
+        return _pointwise(x, np.ascontiguousarray(weight.reshape(c_in, c_out).T))
+    out_shape = (n, c_out) + tuple(out_hw)
+    if _by_pairs_pays_off(n, x.shape[2:]):  # conv2d's pairs reversed, W per tap
+        taps = np.ascontiguousarray(weight.reshape(c_in, c_out, -1).transpose(2, 0, 1))
+        tap, pixel_in, pixel_out = _tap_pairs(out_hw, x.shape[2:], kernel_size, stride, padding, dilation)
+        return _by_pixel_pairs(_pixels_last(x), taps, tap, pixel_out, pixel_in, out_shape)
+    out = np.empty(out_shape, dtype=x.dtype)
     if _winograd_pays_off(c_in, c_out, kernel_size, stride, dilation, out_hw) and max(padding) <= 2:
         # stride 1: the convolution of x with the flipped kernel, channel axes swapped, padded 2 − p
         flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         _conv2d_winograd(x, flipped, (2 - padding[0], 2 - padding[1]), out)
         return out
-    if _is_pointwise(kernel_size, stride, padding):  # dX[n] = Wᵀ · dY[n]
-        return _pointwise(x, np.ascontiguousarray(weight.reshape(c_in, c_out).T))
-    if _by_pairs_pays_off(n, x.shape[2:]):  # conv2d's pairs reversed, W per tap
-        taps = np.ascontiguousarray(weight.reshape(c_in, c_out, -1).transpose(2, 0, 1))
-        tap, pixel_in, pixel_out = _tap_pairs(out_hw, x.shape[2:], kernel_size, stride, padding, dilation)
-        return _by_pixel_pairs(_pixels_last(x), taps, tap, pixel_out, pixel_in, out.shape)
     rows = c_out * kernel_size[0] * kernel_size[1]
     chunk = _images_per_chunk(n, rows * x.shape[2] * x.shape[3] * x.itemsize, x.shape[2] * x.shape[3])
     parallel_for(_conv_transpose2d_gemm_chunk, -(-n // chunk), x,
@@ -312,19 +314,19 @@ def conv_transpose2d(x, weight, out_hw, stride, padding, dilation):
 
 
 def conv2d_weight(x, grad_y, kernel_size, stride, padding, dilation):
-    """dW = dY · im2col(x)ᵀ: for wide 3×3 stride-1 layers, Winograd's adjoint; on small maps,
-    sums over pixel pairs per tap; else im2col + GEMM summed over chunks. See
-    reference.conv2d_weight."""
+    """dW = dY · im2col(x)ᵀ, the same ways as conv2d: for 1×1 layers Σ_n dY[n] · x[n]ᵀ, on
+    small maps sums over pixel pairs per tap, for wide 3×3 stride-1 layers Winograd's adjoint,
+    else im2col + GEMM summed over chunks. See reference.conv2d_weight."""
     x, grad_y = np.ascontiguousarray(x), np.ascontiguousarray(grad_y)
     n, c = x.shape[:2]
     c_out = grad_y.shape[1]
     rows = c * kernel_size[0] * kernel_size[1]
-    if _winograd_pays_off(c, c_out, kernel_size, stride, dilation, grad_y.shape[2:]):
-        return _conv2d_weight_winograd(x, grad_y, padding)
     if _is_pointwise(kernel_size, stride, padding) and x.shape[2] * x.shape[3] > 1:  # (one pixel: pairs)
         return _pointwise_weight(x, grad_y)
     if _by_pairs_pays_off(n, grad_y.shape[2:]):
         return _conv2d_weight_by_pixel_pairs(x, grad_y, kernel_size, stride, padding, dilation)
+    if _winograd_pays_off(c, c_out, kernel_size, stride, dilation, grad_y.shape[2:]):
+        return _conv2d_weight_winograd(x, grad_y, padding)
     settings = (*kernel_size, *stride, *padding, *dilation)
     if grad_y.nbytes <= tuning.SMALL_GRAD_BYTES:  # small dY: split the rows of the result, not the batch
         grad_w = np.empty((c_out, rows), dtype=x.dtype)
