@@ -147,7 +147,9 @@ def _tap_sums(t, x, grad_y, pixel_in, pixel_out, runs, blocks, grad_taps):
 def _by_pixel_pairs(inp, matrices, tap, source, target, target_shape):
     """out[:, q] = Σ over the pairs (tap t, pixel p → q) of inp[:, p] · matrices[t], on
     pixels-last images: a convolution (matrices = Wᵀ per tap) or its transpose (W per tap,
-    the pairs reversed) as one small GEMM per pair of pixels that a tap joins."""
+    the pairs reversed) as one small GEMM per pair of pixels that a tap joins. Idea: kn2row,
+    one 1×1 GEMM per tap shifted onto the output (Vasudevan, Anderson & Gregg 2017), cut
+    further to the pixels where the shifted tap meets the image."""
     n, channels, pixels = target_shape[0], target_shape[1], target_shape[2] * target_shape[3]
     tap, source, runs = _grouped_by(target, pixels, tap, source)
     blocks = max(1, min(n, -(-tuning.MIN_PARTIALS // max(1, pixels))))  # rows split for few pixels
